@@ -1,0 +1,70 @@
+"""Crema: a coffee-tasting community."""
+from dotenv import load_dotenv
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.config import Config
+from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate, sock
+from webapp.redis_client import init_redis
+
+
+def create_app(config: object | None = None) -> Flask:
+    """Build the app; ``config`` is a settings object, else the environment decides."""
+    load_dotenv()
+    app = Flask(__name__, template_folder="../templates", static_folder="../static",
+                instance_relative_config=True)
+    app.config.from_object(config or Config())
+    if app.config.get("TRUSTED_PROXIES"):
+        n = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_hooks(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from webapp import database, i18n, security, templating
+
+    init_redis(app)
+    db.init_app(app)
+    database.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    sock.init_app(app)
+    limiter.init_app(app)
+    security.init_login(app, login_manager)
+    i18n.init_app(app, babel)
+    templating.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.admin import bp as admin_bp
+    from webapp.auth import bp as auth_bp
+    from webapp.main import bp as main_bp
+    from webapp.profiles import bp as profiles_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(profiles_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from webapp.errors import handlers
+
+    handlers.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from webapp import commands
+
+    commands.init_app(app)
+
+
+def register_hooks(app: Flask) -> None:
+    from webapp import security
+
+    security.init_headers(app)

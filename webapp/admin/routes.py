@@ -1,0 +1,66 @@
+"""User administration, for admins only."""
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, flash, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from webapp import htmx
+from webapp.admin import bp
+from webapp.models import ROLES
+from webapp.templating import role_label
+from webapp.services import NotFound, ServiceError
+from webapp.services import users as user_service
+
+
+def admin_required(view):
+    """:raise 403: for a logged-in user who is not an admin."""
+
+    @wraps(view)
+    @login_required
+    def wrapped(*args, **kwargs):
+        if not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapped
+
+
+@bp.get("/users")
+@admin_required
+def users():
+    query = request.args.get("q", "").strip()[:100]
+    page = request.args.get("page", 1, type=int)
+    pagination = user_service.search_users(query, max(page, 1), current_app.config["USERS_PER_PAGE"])
+    return htmx.render("admin/users.html", "admin/_users_table.html",
+                       pagination=pagination, query=query, roles=ROLES)
+
+
+@bp.post("/users/<int:user_id>/role")
+@admin_required
+def set_role(user_id: int):
+    """Change a role; htmx swaps the row, a plain form returns to the list.
+
+    :raise 404: unknown user. :raise 422: unknown role or an admin demoting themselves.
+    """
+    try:
+        user = user_service.set_role(user_id, request.form.get("role", ""), current_user.id)
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        if not htmx.is_fragment_request():
+            abort(422, description=err.message)
+        row = render_template("admin/_user_row.html", u=user_service.get_user(user_id),
+                              roles=ROLES, error=err.message)
+        return row, 422
+    if htmx.is_fragment_request():
+        return render_template("admin/_user_row.html", u=user, roles=ROLES,
+                               saved=True)
+    flash(_("%(name)s is now %(role)s.", name=user.username, role=role_label(user.role)), "success")
+    back = request.referrer if _same_site(request.referrer) else url_for("admin.users")
+    return htmx.see_other(back)
+
+
+def _same_site(url: str | None) -> bool:
+    return bool(url) and urlsplit(url).netloc == request.host

@@ -1,0 +1,45 @@
+"""Command-line tools: ``flask create-admin`` and ``flask seed``."""
+import click
+from flask import current_app
+
+from webapp import seed as seeding
+from webapp.extensions import db
+from webapp.services import ServiceError
+from webapp.services import users as user_service
+
+
+def init_app(app) -> None:
+    app.cli.add_command(create_admin)
+    app.cli.add_command(seed)
+
+
+@click.command("create-admin")
+@click.argument("username")
+@click.option("--email", help="Email for a new account (asked for when missing).")
+@click.option("--password", help="Password for a new account (asked for when missing).")
+def create_admin(username: str, email: str | None, password: str | None) -> None:
+    """Make USERNAME an admin, creating the account if needed."""
+    user = user_service.find_by_username(username)
+    if user is not None:
+        user.role = "admin"
+        db.session.commit()
+        click.echo(f"{user.username} is now an admin.")
+        return
+    email = email or click.prompt("Email")
+    password = password or click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = user_service.register_user(username, email, password, role="admin")
+    except ServiceError as err:
+        raise click.ClickException(f"{err.field}: {err.message}") from None
+    click.echo(f"Created admin {user.username}.")
+
+
+@click.command("seed")
+@click.option("--force", is_flag=True, help="Allow seeding in production.")
+def seed(force: bool) -> None:
+    """Fill an empty database with demo data; running it again adds nothing twice."""
+    if current_app.config.get("ENV_NAME") == "production" and not force:
+        raise click.ClickException("Refusing to seed demo accounts in production (use --force).")
+    report = seeding.seed_demo()
+    for line in report:
+        click.echo(line)

@@ -1,0 +1,85 @@
+"""Configuration read from the environment (and ``.env``)."""
+import os
+import secrets
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing; start-up stops with this message."""
+
+
+def _bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _dev_secret_key() -> str:
+    """Generate a secret key once per checkout and keep it in ``instance/``."""
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings for development and production, from environment variables."""
+
+    def __init__(self) -> None:
+        self.ENV_NAME = os.environ.get("CREMA_ENV", "development")
+        production = self.ENV_NAME == "production"
+        secret = os.environ.get("SECRET_KEY")
+        database_url = os.environ.get("DATABASE_URL")
+        if production:
+            missing = [n for n, v in (("SECRET_KEY", secret), ("DATABASE_URL", database_url)) if not v]
+            if missing:
+                raise ConfigError(
+                    "CREMA_ENV=production needs " + " and ".join(missing) + " to be set."
+                )
+        self.SECRET_KEY = secret or _dev_secret_key()
+        self.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{INSTANCE_DIR / 'crema.db'}"
+        self.REDIS_URL = os.environ.get("REDIS_URL") or None
+        self.REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "crema:")
+        self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
+        self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024)))
+        self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.LOGIN_LIMIT_ACCOUNT = int(os.environ.get("LOGIN_LIMIT_ACCOUNT", "5"))
+        self.LOGIN_LIMIT_IP = int(os.environ.get("LOGIN_LIMIT_IP", "20"))
+        self.LOGIN_LIMIT_WINDOW = int(os.environ.get("LOGIN_LIMIT_WINDOW", "900"))
+        self.REGISTER_LIMIT_IP = int(os.environ.get("REGISTER_LIMIT_IP", "10"))
+
+    # Settings that are the same everywhere.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # The token rides in hx-headers on <body>, which outlives a single page.
+    WTF_CSRF_TIME_LIMIT = None
+    BABEL_DEFAULT_LOCALE = "en"
+    LANGUAGES = {"en": "English", "ru": "Русский"}
+    USERS_PER_PAGE = 25
+
+
+class TestConfig(Config):
+    """Fast hashing, CSRF off unless a test turns it on, databases from TEST_* variables."""
+
+    def __init__(self, database_url: str | None = None, redis_url: str | None = None) -> None:
+        super().__init__()
+        self.TESTING = True
+        self.WTF_CSRF_ENABLED = False
+        self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+        self.SECRET_KEY = "test-secret-key"
+        self.SQLALCHEMY_DATABASE_URI = database_url or os.environ.get(
+            "TEST_DATABASE_URL", "sqlite://"
+        )
+        self.REDIS_URL = redis_url or os.environ.get("TEST_REDIS_URL") or None
+        self.REDIS_PREFIX = f"crema-test-{secrets.token_hex(4)}:"

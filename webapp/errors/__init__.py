@@ -1,0 +1,1 @@
+"""Error pages, full and as fragments."""

@@ -1,0 +1,68 @@
+"""Accounts and roles."""
+import secrets
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from webapp.extensions import db
+from webapp.models.base import UTCDateTime, utcnow
+
+ROLES = ("user", "moderator", "admin")
+
+
+def new_session_token() -> str:
+    return secrets.token_hex(8)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),
+        CheckConstraint("length(bio) <= 500", name="bio_length"),
+        UniqueConstraint("email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(32))
+    email: Mapped[str] = mapped_column(String(254))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(64), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    locale: Mapped[str | None] = mapped_column(String(8))
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    # Part of the login id: changing it signs out every other session.
+    session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    def __repr__(self) -> str:
+        return f"<User {self.username}>"
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+    @property
+    def is_moderator(self) -> bool:
+        """Moderators and admins both moderate."""
+        return self.role in ("moderator", "admin")
+
+    def set_password(self, password: str, method: str = "scrypt") -> None:
+        self.password_hash = generate_password_hash(password, method=method)
+        self.session_token = new_session_token()
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+# Usernames are unique whatever their case; the index also serves lookups.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)

@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("profiles", __name__)
+
+from webapp.profiles import routes  # noqa: E402,F401

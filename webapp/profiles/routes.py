@@ -1,0 +1,61 @@
+"""Public profiles and the account's own settings."""
+from flask import abort, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user
+
+from webapp import htmx
+from webapp.profiles import bp
+from webapp.profiles.forms import PasswordForm, SettingsForm
+from webapp.services import ServiceError
+from webapp.services import users as user_service
+
+
+@bp.get("/users/<username>")
+def show(username: str):
+    """:raise 404: when there is no such user."""
+    user = user_service.find_by_username(username)
+    if user is None:
+        abort(404)
+    return htmx.render("profiles/show.html", "profiles/_profile.html", user=user)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    form = SettingsForm(obj=current_user if request.method == "GET" else None)
+    if request.method == "GET":
+        form.locale.data = current_user.locale or ""
+    page, fragment = "profiles/settings.html", "profiles/_settings_form.html"
+    if request.method == "GET":
+        return htmx.render(page, fragment, form=form)
+    if not form.validate():
+        return htmx.render(page, fragment, status=422, form=form)
+    try:
+        user_service.update_profile(current_user.id, form.display_name.data or "",
+                                    form.bio.data or "", form.locale.data)
+    except ServiceError as err:
+        getattr(form, err.field or "display_name").errors.append(err.message)
+        return htmx.render(page, fragment, status=422, form=form)
+    flash(_("Your profile has been saved."), "success")
+    return htmx.see_other(url_for("profiles.show", username=current_user.username))
+
+
+@bp.route("/settings/password", methods=["GET", "POST"])
+@login_required
+def password():
+    form = PasswordForm()
+    page, fragment = "profiles/password.html", "profiles/_password_form.html"
+    if request.method == "GET":
+        return htmx.render(page, fragment, form=form)
+    if not form.validate():
+        return htmx.render(page, fragment, status=422, form=form)
+    try:
+        user = user_service.change_password(current_user.id, form.current_password.data,
+                                            form.new_password.data)
+    except ServiceError as err:
+        getattr(form, err.field or "current_password").errors.append(err.message)
+        return htmx.render(page, fragment, status=422, form=form)
+    # The new session token signs out other sessions; keep this one signed in.
+    login_user(user)
+    flash(_("Your password has been changed."), "success")
+    return htmx.see_other(url_for("profiles.settings"))

@@ -1,0 +1,42 @@
+"""Believable demo data for a fresh database."""
+from flask import current_app
+
+from webapp.extensions import db
+from webapp.models import User
+from webapp.services import users as user_service
+
+# Demo accounts share one documented password; `flask seed` refuses production.
+DEMO_PASSWORD = "crema-demo-2026"
+DEMO_USERS = [
+    # username, email, display name, role, locale, bio
+    ("admin", "admin@crema.test", "Ada Roastwell", "admin", "en",
+     "Keeps the catalog tidy. Espresso before anything else."),
+    ("moderator", "moderator@crema.test", "Mila Gorshkova", "moderator", "ru",
+     "Модерирую обсуждения. Люблю мытые эфиопские лоты и воронку V60."),
+    ("lena_brews", "lena@crema.test", "Lena Park", "user", "en",
+     "Home barista. AeroPress, a hand grinder and too many bags of Kenyan coffee."),
+    ("ivan-v60", "ivan@crema.test", "Иван Смирнов", "user", "ru",
+     "Пуровер каждое утро. Ищу идеальную Колумбию."),
+    ("tomas", "tomas@crema.test", "Tomás Herrera", "user", None,
+     "Grew up on a farm in Huila. Now I taste other people's coffee for a living."),
+]
+
+
+def seed_demo() -> list[str]:
+    """Create the demo users that are missing; return lines to print."""
+    lines = []
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    created = 0
+    for username, email, display, role, locale, bio in DEMO_USERS:
+        if user_service.find_by_username(username) is not None:
+            continue
+        user = User(username=username, email=email, display_name=display, role=role,
+                    locale=locale, bio=bio)
+        user.set_password(DEMO_PASSWORD, method)
+        db.session.add(user)
+        created += 1
+    db.session.commit()
+    lines.append(f"Demo users: {created} created, {len(DEMO_USERS) - created} already there.")
+    lines.append(f"Log in as any of {', '.join(u[0] for u in DEMO_USERS)} "
+                 f"with the password {DEMO_PASSWORD!r} (admin is an admin, moderator a moderator).")
+    return lines
