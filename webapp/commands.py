@@ -1,9 +1,11 @@
 """Command-line tools: ``flask create-admin`` and ``flask seed``."""
 import click
 from flask import current_app
+from sqlalchemy import func, select
 
 from webapp import seed as seeding
 from webapp.extensions import db
+from webapp.models import User
 from webapp.services import ServiceError
 from webapp.services import users as user_service
 
@@ -36,10 +38,14 @@ def create_admin(username: str, email: str | None, password: str | None) -> None
 
 @click.command("seed")
 @click.option("--force", is_flag=True, help="Allow seeding in production.")
-def seed(force: bool) -> None:
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database has any user.")
+def seed(force: bool, if_empty: bool) -> None:
     """Fill an empty database with demo data; running it again adds nothing twice."""
     if current_app.config.get("ENV_NAME") == "production" and not force:
         raise click.ClickException("Refusing to seed demo accounts in production (use --force).")
+    if if_empty and db.session.scalar(select(func.count(User.id))):
+        click.echo("The database already has data; not seeding.")
+        return
     report = seeding.seed_demo()
     for line in report:
         click.echo(line)
