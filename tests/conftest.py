@@ -126,7 +126,7 @@ def make_user(app):
     def factory(username=None, email=None, password=PASSWORD, role="user", **fields):
         n = next(counter)
         username = username or f"user{n}"
-        user = user_service.register_user(username, email or f"{username}@example.test",
+        user = user_service.register_user(username, email or f"{username}@example.com",
                                           password, role=role)
         for key, value in fields.items():
             setattr(user, key, value)

@@ -9,15 +9,15 @@ from webapp.services import users as user_service
 DEMO_PASSWORD = "crema-demo-2026"
 DEMO_USERS = [
     # username, email, display name, role, locale, bio
-    ("admin", "admin@crema.test", "Ada Roastwell", "admin", "en",
+    ("admin", "admin@example.com", "Ada Roastwell", "admin", "en",
      "Keeps the catalog tidy. Espresso before anything else."),
-    ("moderator", "moderator@crema.test", "Mila Gorshkova", "moderator", "ru",
+    ("moderator", "moderator@example.com", "Mila Gorshkova", "moderator", "ru",
      "Модерирую обсуждения. Люблю мытые эфиопские лоты и воронку V60."),
-    ("lena_brews", "lena@crema.test", "Lena Park", "user", "en",
+    ("lena_brews", "lena@example.com", "Lena Park", "user", "en",
      "Home barista. AeroPress, a hand grinder and too many bags of Kenyan coffee."),
-    ("ivan-v60", "ivan@crema.test", "Иван Смирнов", "user", "ru",
+    ("ivan-v60", "ivan@example.com", "Иван Смирнов", "user", "ru",
      "Пуровер каждое утро. Ищу идеальную Колумбию."),
-    ("tomas", "tomas@crema.test", "Tomás Herrera", "user", None,
+    ("tomas", "tomas@example.com", "Tomás Herrera", "user", None,
      "Grew up on a farm in Huila. Now I taste other people's coffee for a living."),
 ]
 

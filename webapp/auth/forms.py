@@ -21,7 +21,8 @@ class RegisterForm(FlaskForm):
                        render_kw={"autocomplete": "email"})
     password = PasswordField(
         _l("Password"),
-        validators=[DataRequired(), Length(min=user_service.MIN_PASSWORD, max=256)],
+        validators=[DataRequired(), Length(min=user_service.MIN_PASSWORD, max=256,
+                                       message=_l("Use between 10 and 256 characters."))],
         render_kw={"autocomplete": "new-password"},
         description=_l("At least 10 characters."),
     )

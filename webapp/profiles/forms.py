@@ -26,7 +26,8 @@ class PasswordForm(FlaskForm):
                                      render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=MIN_PASSWORD, max=256)],
+        validators=[DataRequired(), Length(min=MIN_PASSWORD, max=256,
+                                       message=_l("Use between 10 and 256 characters."))],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
