@@ -20,7 +20,7 @@ from webapp.services import users as user_service
 PASSWORD = "correct-horse-battery"
 
 # Sub-modules of fixtures, split per area as the suite grows.
-pytest_plugins = ["tests.fixtures.browser"]
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.catalog"]
 
 
 @pytest.fixture(scope="session")

@@ -54,6 +54,12 @@ class Config:
         self.LOGIN_LIMIT_IP = int(os.environ.get("LOGIN_LIMIT_IP", "20"))
         self.LOGIN_LIMIT_WINDOW = int(os.environ.get("LOGIN_LIMIT_WINDOW", "900"))
         self.REGISTER_LIMIT_IP = int(os.environ.get("REGISTER_LIMIT_IP", "10"))
+        # Bayesian average: every coffee starts as if it had CATALOG_PRIOR_WEIGHT ratings
+        # of CATALOG_PRIOR_MEAN stars, and ranks once it has CATALOG_MIN_RATINGS ratings.
+        # After changing these, `flask coffees recompute` refreshes the stored scores.
+        self.CATALOG_PRIOR_MEAN = float(os.environ.get("CATALOG_PRIOR_MEAN", "3.5"))
+        self.CATALOG_PRIOR_WEIGHT = float(os.environ.get("CATALOG_PRIOR_WEIGHT", "5"))
+        self.CATALOG_MIN_RATINGS = int(os.environ.get("CATALOG_MIN_RATINGS", "3"))
 
     # Settings that are the same everywhere.
     SESSION_COOKIE_HTTPONLY = True
@@ -67,6 +73,8 @@ class Config:
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = {"en": "English", "ru": "Русский"}
     USERS_PER_PAGE = 25
+    COFFEES_PER_PAGE = 20
+    REVIEWS_PER_PAGE = 10
 
 
 class TestConfig(Config):

@@ -1,0 +1,256 @@
+"""Reviews, and the rating aggregates they keep on each coffee."""
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import Float, case, cast, distinct, func, select, true, update
+from sqlalchemy.orm import selectinload
+
+from webapp import flavours
+from webapp.extensions import db
+from webapp.models import BREW_METHODS, Coffee, Review, ReviewTag, User
+from webapp.models.coffee import TEXT_MAX
+from webapp.services import Forbidden, NotFound, ServiceError
+
+SORTS = ("newest", "highest")
+coffees = Coffee.__table__
+
+
+def half_stars(rating) -> int:
+    """Stars (0.5 to 5 in half steps, as number or text) to half-stars 1..10.
+
+    :raise ServiceError: for anything else.
+    """
+    try:
+        value = Decimal(str(rating).strip()) * 2
+    except (InvalidOperation, ValueError):
+        value = Decimal("NaN")
+    if not value.is_finite() or value != value.to_integral_value() or not 1 <= value <= 10:
+        raise ServiceError(_l("Choose a rating from 0.5 to 5 stars."), field="rating")
+    return int(value)
+
+
+def save_review(coffee_id: int, user_id: int, rating, brew_method: str,
+                tags: list[str], body: str) -> tuple[Review, bool]:
+    """Write the user's review of a coffee, or change it if they wrote one.
+
+    Returns the review and whether it is new. The coffee's aggregates change in the
+    same transaction.
+
+    :raise NotFound: unknown coffee. :raise ServiceError: invalid values, nothing saved.
+    """
+    value = half_stars(rating)
+    if brew_method not in BREW_METHODS:
+        raise ServiceError(_l("Choose a brew method."), field="brew_method")
+    tags = list(dict.fromkeys(tags or []))
+    if any(flavours.get(t) is None for t in tags):
+        raise ServiceError(_l("Unknown flavour."), field="tags")
+    if len(tags) > flavours.MAX_TAGS:
+        raise ServiceError(_l("At most %(n)d flavours.", n=flavours.MAX_TAGS), field="tags")
+    body = (body or "").strip().replace("\r\n", "\n")
+    if len(body) > TEXT_MAX:
+        raise ServiceError(_l("At most %(n)d characters.", n=TEXT_MAX), field="body")
+    if db.session.get(Coffee, coffee_id) is None:
+        raise NotFound(_l("No such coffee."))
+    review = own_review(coffee_id, user_id)
+    created = review is None
+    old = None if created else review.rating
+    if created:
+        review = Review(coffee_id=coffee_id, user_id=user_id, tag_links=[])
+        db.session.add(review)
+    review.rating, review.brew_method, review.body = value, brew_method, body
+    kept = {link.tag: link for link in review.tag_links}
+    review.tag_links = [kept.get(t) or ReviewTag(tag=t, coffee_id=coffee_id) for t in tags]
+    for position, link in enumerate(review.tag_links):
+        link.position = position
+    db.session.flush()
+    _apply_rating(coffee_id, old, value)
+    db.session.commit()
+    return own_review(coffee_id, user_id), created
+
+
+def delete_review(review_id: int, acting_user_id: int) -> int:
+    """Delete a review; returns its coffee's id.
+
+    :raise NotFound: unknown review. :raise Forbidden: neither the author nor a moderator.
+    """
+    review = db.session.get(Review, review_id)
+    if review is None:
+        raise NotFound(_l("No such review."))
+    if not can_delete(review, db.session.get(User, acting_user_id)):
+        raise Forbidden(_l("You cannot delete this review."))
+    coffee_id, rating = review.coffee_id, review.rating
+    db.session.delete(review)
+    db.session.flush()
+    _apply_rating(coffee_id, rating, None)
+    db.session.commit()
+    return coffee_id
+
+
+def can_delete(review: Review, user) -> bool:
+    return bool(user and user.is_authenticated
+                and (user.id == review.user_id or user.is_moderator))
+
+
+def own_review(coffee_id: int, user_id: int | None) -> Review | None:
+    if user_id is None:
+        return None
+    stmt = (select(Review).where(Review.coffee_id == coffee_id, Review.user_id == user_id)
+            .options(selectinload(Review.tag_links)))
+    return db.session.scalar(stmt)
+
+
+def get_review(review_id: int) -> Review:
+    """:raise NotFound: when there is no such review."""
+    review = db.session.get(Review, review_id)
+    if review is None:
+        raise NotFound(_l("No such review."))
+    return review
+
+
+def coffee_reviews(coffee_id: int, sort: str, page: int, per_page: int):
+    order = ((Review.rating.desc(), Review.created_at.desc(), Review.id.desc())
+             if sort == "highest" else (Review.created_at.desc(), Review.id.desc()))
+    stmt = (select(Review).where(Review.coffee_id == coffee_id).order_by(*order)
+            .options(selectinload(Review.user), selectinload(Review.tag_links)))
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+
+
+def user_reviews(user_id: int, page: int, per_page: int):
+    stmt = (select(Review).where(Review.user_id == user_id)
+            .order_by(Review.created_at.desc(), Review.id.desc())
+            .options(selectinload(Review.coffee), selectinload(Review.tag_links)))
+    return db.paginate(stmt, page=page, per_page=per_page, error_out=False)
+
+
+def latest_reviews(limit: int) -> list[Review]:
+    stmt = (select(Review).order_by(Review.created_at.desc(), Review.id.desc()).limit(limit)
+            .options(selectinload(Review.user), selectinload(Review.coffee),
+                     selectinload(Review.tag_links)))
+    return list(db.session.scalars(stmt))
+
+
+@dataclass
+class BrewAverage:
+    method: str
+    count: int
+    mean: float
+
+    @property
+    def label(self) -> str:
+        return str(BREW_METHODS.get(self.method, self.method))
+
+
+def brew_averages(coffee_id: int) -> list[BrewAverage]:
+    """Mean rating per brew method, most used first (one query on an index)."""
+    stmt = (select(Review.brew_method, func.count(), func.avg(Review.rating))
+            .where(Review.coffee_id == coffee_id).group_by(Review.brew_method)
+            .order_by(func.count().desc(), Review.brew_method))
+    return [BrewAverage(m, n, float(avg) / 2) for m, n, avg in db.session.execute(stmt)]
+
+
+@dataclass
+class FlavourShare:
+    tag: str
+    count: int
+    percent: int
+    on_bag: bool = False
+
+
+def flavour_report(coffee: Coffee, community_limit: int = 10) -> dict:
+    """What tasters found against what the bag says, in two queries.
+
+    A bag note counts as found when a taster tagged it or a flavour below it
+    (the bag says "berry", the taster found "blueberry").
+    """
+    review_id = ReviewTag.review_id
+    columns = [func.count(distinct(review_id))]
+    for note in coffee.notes:
+        found = ReviewTag.tag.in_(sorted(flavours.subtree(note)))
+        columns.append(func.count(distinct(case((found, review_id)))))
+    row = db.session.execute(select(*columns).where(ReviewTag.coffee_id == coffee.id)).one()
+    tasters = row[0]
+    pct = lambda n: round(100 * n / tasters) if tasters else 0  # noqa: E731
+    bag = [FlavourShare(note, n, pct(n), True) for note, n in zip(coffee.notes, row[1:])]
+    counts = db.session.execute(
+        select(ReviewTag.tag, func.count()).where(ReviewTag.coffee_id == coffee.id)
+        .group_by(ReviewTag.tag).order_by(func.count().desc(), ReviewTag.tag)
+        .limit(community_limit)).all()
+    community = [FlavourShare(tag, n, pct(n), tag in coffee.notes) for tag, n in counts]
+    return {"tasters": tasters, "bag": bag, "community": community}
+
+
+def user_stats(user_id: int) -> dict:
+    """Reviews written, average rating given, top origins and favourite brew method."""
+    count, avg = db.session.execute(
+        select(func.count(), func.avg(Review.rating)).where(Review.user_id == user_id)).one()
+    origins = db.session.execute(
+        select(Coffee.origin, func.count()).select_from(Review)
+        .join(Coffee, Coffee.id == Review.coffee_id)
+        .where(Review.user_id == user_id).group_by(Coffee.origin)
+        .order_by(func.count().desc(), Coffee.origin).limit(3)).all()
+    brew = db.session.execute(
+        select(Review.brew_method, func.count()).where(Review.user_id == user_id)
+        .group_by(Review.brew_method).order_by(func.count().desc(), Review.brew_method)
+        .limit(1)).first()
+    return {
+        "reviews": count,
+        "average": float(avg) / 2 if avg is not None else None,
+        "origins": [(code, n) for code, n in origins],
+        "brew_method": brew[0] if brew else None,
+    }
+
+
+# Aggregates -----------------------------------------------------------------
+
+def _scores(count, total) -> dict:
+    """Mean and Bayesian average (in stars) as SQL over a count and a half-star sum."""
+    cfg = current_app.config
+    prior_mean, weight = cfg["CATALOG_PRIOR_MEAN"], cfg["CATALOG_PRIOR_WEIGHT"]
+    stars = cast(total, Float) / 2
+    return {
+        "rating_mean": case((count > 0, stars / count), else_=None),
+        "rating_bayes": case((count >= cfg["CATALOG_MIN_RATINGS"],
+                              (stars + prior_mean * weight) / (count + weight)), else_=0.0),
+    }
+
+
+def _apply_rating(coffee_id: int, old: int | None, new: int | None) -> None:
+    """Move one rating in the coffee's aggregates with a single UPDATE.
+
+    The right-hand sides read the row as it was, so concurrent reviews add up
+    instead of overwriting each other.
+    """
+    count = coffees.c.rating_count + ((new is not None) - (old is not None))
+    total = coffees.c.rating_sum + ((new or 0) - (old or 0))
+    values = {"rating_count": count, "rating_sum": total, **_scores(count, total)}
+    if old != new:
+        if old:
+            values[f"hist_{old}"] = coffees.c[f"hist_{old}"] - 1
+        if new:
+            values[f"hist_{new}"] = coffees.c[f"hist_{new}"] + 1
+    db.session.execute(update(coffees).where(coffees.c.id == coffee_id).values(values))
+
+
+def recompute_aggregates(coffee_ids: list[int] | None = None) -> None:
+    """Rebuild every aggregate from the reviews with set-based SQL (seed and repairs)."""
+    target = coffees.c.id.in_(coffee_ids) if coffee_ids is not None else true()
+    zero = {"rating_count": 0, "rating_sum": 0, **{f"hist_{n}": 0 for n in range(1, 11)}}
+    db.session.execute(update(coffees).where(target).values(zero))
+    reviews = Review.__table__
+    agg = (select(reviews.c.coffee_id.label("coffee_id"), func.count().label("n"),
+                  func.sum(reviews.c.rating).label("s"),
+                  *[func.sum(case((reviews.c.rating == n, 1), else_=0)).label(f"h{n}")
+                    for n in range(1, 11)])
+           .group_by(reviews.c.coffee_id))
+    if coffee_ids is not None:
+        agg = agg.where(reviews.c.coffee_id.in_(coffee_ids))
+    agg = agg.subquery()
+    db.session.execute(
+        update(coffees).where(coffees.c.id == agg.c.coffee_id).where(target)
+        .values(rating_count=agg.c.n, rating_sum=agg.c.s,
+                **{f"hist_{n}": agg.c[f"h{n}"] for n in range(1, 11)}))
+    db.session.execute(update(coffees).where(target).values(
+        _scores(coffees.c.rating_count, coffees.c.rating_sum)))
+    db.session.commit()
