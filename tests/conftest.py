@@ -24,11 +24,30 @@ pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.catalog"]
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory):
+    """A database of this run's own: a SQLite file, or a new PostgreSQL database
+    created next to TEST_DATABASE_URL so that concurrent runs never collide."""
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'crema-test.db'}"
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'crema-test.db'}"
+        return
+    with scratch_postgres_database(url) as own_url:
+        yield own_url
+
+
+@contextlib.contextmanager
+def scratch_postgres_database(server_url: str):
+    """Create an empty PostgreSQL database on the server of ``server_url``; drop it after."""
+    name = f"crema_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def reset_database(url: str) -> None:
