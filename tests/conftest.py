@@ -4,11 +4,14 @@ The suite runs on a SQLite file by default, on PostgreSQL when
 TEST_DATABASE_URL is set, and uses Redis when TEST_REDIS_URL is set. The schema
 is built by the Alembic migrations, so every run also proves them.
 """
+import contextlib
 import os
 import threading
+import uuid
 
 import pytest
 from alembic import command
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
@@ -79,11 +82,25 @@ def _schema(database_url):
     upgrade_database(create_app(TestConfig(database_url)))
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context, as in production.
+
+    Without this a request would reuse the test's app context, and ``g`` (where
+    Flask-Login caches the user) and the DB session would leak between requests.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def make_app(database_url, **overrides):
     config = TestConfig(database_url)
     for key, value in overrides.items():
         setattr(config, key, value)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    return app
 
 
 def _empty_tables() -> None:
@@ -105,6 +122,7 @@ def app(database_url, _schema):
         _db.session.remove()
         _empty_tables()
         _db.session.remove()
+        _db.engine.dispose()
     redis = app.extensions.get("redis")
     if redis is not None:
         for key in redis.scan_iter(app.config["REDIS_PREFIX"] + "*"):

@@ -1,5 +1,6 @@
 """Login wiring, cookie hardening and response headers."""
-from flask import flash, redirect, request, url_for
+from flask import flash, has_request_context, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import lazy_gettext as _l
 
 from webapp import htmx
@@ -40,7 +41,17 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
+class SessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie Secure whenever the request came over HTTPS."""
+
+    def get_cookie_secure(self, app) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or (has_request_context() and request.is_secure))
+
+
 def init_headers(app) -> None:
+    """Register first: after-request hooks run in reverse, so this one sees every cookie."""
+    app.session_interface = SessionInterface()
+
     @app.after_request
     def harden(response):
         response.vary.add("HX-Request")
