@@ -38,3 +38,16 @@ def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(empty_databas
         command.upgrade(config, "head")
         assert _diff(app) == []
         db.engine.dispose()
+
+
+def test_username_uniqueness_is_enforced_by_the_database(app, make_user):
+    """The functional unique index on lower(username), which autogenerate cannot compare."""
+    from sqlalchemy.exc import IntegrityError
+
+    from webapp.models import User
+
+    make_user("alice")
+    db.session.add(User(username="ALICE", email="other@example.com", password_hash="x"))
+    with pytest.raises(IntegrityError):
+        db.session.commit()
+    db.session.rollback()
