@@ -150,9 +150,15 @@ def choices() -> list[tuple[str, object]]:
 
 def search_words(slugs: list[str], locales=("en", "ru")) -> str:
     """Labels of the tags and of their ancestors in every locale, for the search column."""
-    words = []
     every = {s for slug in slugs if slug in FLAVOURS for s in [slug, *ancestors(slug)]}
+    return " ".join(_labels(s, tuple(locales)) for s in sorted(every))
+
+
+@cache
+def _labels(slug: str, locales: tuple[str, ...]) -> str:
+    # Cached: switching locale is slow and the seed asks for thousands of coffees.
+    words = []
     for locale in locales:
         with force_locale(locale):
-            words.extend(str(FLAVOURS[s].label) for s in sorted(every))
+            words.append(str(FLAVOURS[slug].label))
     return " ".join(words)

@@ -9,13 +9,18 @@ from webapp.extensions import db
 from webapp.main import bp
 from webapp.models import User
 from webapp.redis_client import get_redis
+from webapp.services import coffees as coffee_service
+from webapp.services import reviews as review_service
 from webapp.services import users as user_service
 
 
 @bp.get("/")
 def index():
     newest = db.session.scalars(select(User).order_by(User.created_at.desc()).limit(6)).all()
-    return htmx.render("main/index.html", "main/_home.html", newest_members=newest)
+    return htmx.render("main/index.html", "main/_home.html", newest_members=newest,
+                       top_coffees=coffee_service.top_rated(4),
+                       new_coffees=coffee_service.newest(4),
+                       latest_reviews=review_service.latest_reviews(5))
 
 
 @bp.post("/language")

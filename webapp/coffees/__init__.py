@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("coffees", __name__)
+
+from webapp.coffees import routes  # noqa: E402,F401

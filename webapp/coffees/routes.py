@@ -1,0 +1,206 @@
+"""The catalog, the coffee page, and adding, editing and deleting coffees."""
+from flask import abort, current_app, flash, request, url_for
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from webapp import countries, flavours, htmx
+from webapp.coffees import bp
+from webapp.coffees.forms import SORT_LABELS, CatalogForm, CoffeeForm
+from webapp.models import BREW_METHODS
+from webapp.reviews.forms import ReviewForm
+from webapp.services import Forbidden, NotFound, ServiceError
+from webapp.services import coffees as coffee_service
+from webapp.services import reviews as review_service
+from webapp.services.coffees import CatalogQuery, DuplicateCoffee
+
+
+def catalog_query(args) -> CatalogQuery:
+    return CatalogQuery(
+        q=args.get("q", ""), origin=args.get("origin", ""), process=args.get("process", ""),
+        roast=args.get("roast", ""), flavour=args.get("flavour", ""),
+        min_rating=args.get("min_rating", None, type=float), sort=args.get("sort", "top"),
+        page=args.get("page", 1, type=int),
+    ).cleaned()
+
+
+@bp.get("/coffees")
+def index():
+    """The catalog; htmx asks for the results alone (or the next page's cards)."""
+    query = catalog_query(request.args)
+    pagination = coffee_service.search_catalog(query, current_app.config["COFFEES_PER_PAGE"])
+    context = {"query": query, "pagination": pagination, "form": CatalogForm(query),
+               "sort_labels": SORT_LABELS}
+    if request.args.get("more") and htmx.is_fragment_request():
+        response = htmx.render("coffees/index.html", "coffees/_more.html", **context)
+    else:
+        response = htmx.render("coffees/index.html", "coffees/_results.html", **context)
+    if htmx.is_fragment_request():
+        # The URL names exactly what is shown, without empty or internal arguments.
+        response.headers["HX-Push-Url"] = url_for("coffees.index", **query.args())
+    return response
+
+
+@bp.get("/coffees/<int:coffee_id>")
+def show(coffee_id: int):
+    """:raise 404: unknown coffee."""
+    context = coffee_page_context(coffee_id)
+    return htmx.render("coffees/show.html", "coffees/_coffee.html", **context)
+
+
+def coffee_page_context(coffee_id: int, form: ReviewForm | None = None,
+                        editing: bool | None = None, saved: bool = False) -> dict:
+    """Everything the coffee page shows, in a fixed number of queries.
+
+    :raise 404: unknown coffee.
+    """
+    try:
+        coffee = coffee_service.get_coffee(coffee_id, details=True)
+    except NotFound:
+        abort(404)
+    sort = request.args.get("sort", "newest")
+    sort = sort if sort in review_service.SORTS else "newest"
+    page = max(1, request.args.get("page", 1, type=int))
+    user_id = current_user.id if current_user.is_authenticated else None
+    mine = review_service.own_review(coffee.id, user_id)
+    if form is None:
+        form = ReviewForm(formdata=None)
+        if mine is not None:
+            form.fill(mine)
+    return {
+        "coffee": coffee,
+        "brews": review_service.brew_averages(coffee.id),
+        "flavours": review_service.flavour_report(coffee),
+        "reviews": review_service.coffee_reviews(coffee.id, sort, page,
+                                                 current_app.config["REVIEWS_PER_PAGE"]),
+        "review_sort": sort,
+        "mine": mine,
+        "review_form": form,
+        "editing": bool(editing) if editing is not None else mine is None,
+        "saved": saved,
+        "can_edit": coffee_service.can_edit(coffee, current_user),
+        "can_delete": coffee_service.can_delete(current_user),
+    }
+
+
+@bp.route("/coffees/new", methods=["GET", "POST"])
+@login_required
+def new():
+    form = CoffeeForm()
+    page, fragment = "coffees/form.html", "coffees/_form.html"
+    if request.method == "GET" or not form.validate():
+        status = 200 if request.method == "GET" else 422
+        return htmx.render(page, fragment, status=status, form=form, coffee=None)
+    try:
+        coffee = coffee_service.create_coffee(current_user.id, form.to_data())
+    except ServiceError as err:
+        _field_error(form, err)
+        return htmx.render(page, fragment, status=422, form=form, coffee=None)
+    flash(_("%(name)s is in the catalog. Thank you!", name=coffee.name), "success")
+    return htmx.see_other(url_for("coffees.show", coffee_id=coffee.id))
+
+
+@bp.route("/coffees/<int:coffee_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(coffee_id: int):
+    """:raise 404: unknown coffee. :raise 403: neither its creator nor a moderator."""
+    coffee = _get_or_404(coffee_id)
+    if not coffee_service.can_edit(coffee, current_user):
+        abort(403)
+    form = CoffeeForm(obj=coffee if request.method == "GET" else None)
+    if request.method == "GET":
+        form.process_.data, form.notes.data = coffee.process, coffee.notes
+    page, fragment = "coffees/form.html", "coffees/_form.html"
+    if request.method == "GET" or not form.validate():
+        status = 200 if request.method == "GET" else 422
+        return htmx.render(page, fragment, status=status, form=form, coffee=coffee)
+    try:
+        coffee_service.update_coffee(coffee.id, current_user.id, form.to_data())
+    except Forbidden:
+        abort(403)
+    except ServiceError as err:
+        _field_error(form, err)
+        return htmx.render(page, fragment, status=422, form=form, coffee=coffee)
+    flash(_("Your changes are saved."), "success")
+    return htmx.see_other(url_for("coffees.show", coffee_id=coffee.id))
+
+
+@bp.post("/coffees/<int:coffee_id>/delete")
+@login_required
+def delete(coffee_id: int):
+    """:raise 404: unknown coffee. :raise 403: not a moderator."""
+    try:
+        coffee_service.delete_coffee(coffee_id, current_user.id)
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+    flash(_("The coffee and its reviews are deleted."), "info")
+    return htmx.see_other(url_for("coffees.index"))
+
+
+@bp.get("/coffees/similar")
+def similar():
+    """Near matches while someone types a new coffee's name and roaster."""
+    name = request.args.get("name", "").strip()[:120]
+    roaster = request.args.get("roaster", "").strip()[:120]
+    exclude = request.args.get("exclude", type=int)
+    exact = coffee_service.find_duplicate(roaster, name, exclude) if name and roaster else None
+    matches = [c for c in coffee_service.similar_coffees(name, roaster)
+               if c.id != exclude and (exact is None or c.id != exact.id)]
+    return htmx.render("coffees/similar.html", "coffees/_similar.html",
+                       exact=exact, matches=matches)
+
+
+def _get_or_404(coffee_id: int):
+    try:
+        return coffee_service.get_coffee(coffee_id)
+    except NotFound:
+        abort(404)
+
+
+def _field_error(form, err: ServiceError) -> None:
+    field = form._fields.get("process_" if err.field == "process" else err.field or "")
+    if isinstance(err, DuplicateCoffee):
+        form.duplicate = err.existing
+    if field is not None:
+        field.errors.append(err.message)
+    else:
+        form.form_errors.append(err.message)
+
+
+@bp.app_template_global()
+def catalog_url(query: CatalogQuery, **changes) -> str:
+    """The catalog URL for ``query`` with some values changed."""
+    return url_for("coffees.index", **query.args(**changes))
+
+
+@bp.app_template_global()
+def flavour_label(slug: str) -> str:
+    return flavours.label(slug)
+
+
+@bp.app_template_global()
+def flavour_category(slug: str) -> str:
+    return flavours.category(slug) if flavours.get(slug) else "other"
+
+
+@bp.app_template_global()
+def flavour_tree():
+    return flavours.categories()
+
+
+@bp.app_template_global()
+def country_name(code: str) -> str:
+    return countries.name(code)
+
+
+@bp.app_template_filter()
+def score(value: float | None) -> str:
+    """A rating with one decimal, in the reader's locale (4.3 or 4,3)."""
+    return format_decimal(value or 0, format="0.0")
+
+
+@bp.app_template_global()
+def brew_label(method: str | None) -> str:
+    return str(BREW_METHODS.get(method, method or ""))

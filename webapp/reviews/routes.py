@@ -1,0 +1,108 @@
+"""Writing, editing and deleting reviews, and the lists of them."""
+from flask import abort, flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from webapp import htmx
+# A module reference, not a name: the two route modules import each other.
+from webapp.coffees import routes as coffee_routes
+from webapp.profiles.routes import profile_context
+from webapp.reviews import bp
+from webapp.reviews.forms import ReviewForm
+from webapp.services import Forbidden, NotFound, ServiceError
+from webapp.services import coffees as coffee_service
+from webapp.services import reviews as review_service
+
+PAGE = "coffees/show.html"
+
+
+@bp.get("/coffees/<int:coffee_id>/reviews")
+def for_coffee(coffee_id: int):
+    """One page of a coffee's reviews, newest or highest first.
+
+    :raise 404: unknown coffee.
+    """
+    context = coffee_routes.coffee_page_context(coffee_id)
+    return htmx.render(PAGE, "reviews/_list.html", **context)
+
+
+@bp.post("/coffees/<int:coffee_id>/reviews")
+@login_required
+def save(coffee_id: int):
+    """Write or rewrite the current user's review.
+
+    htmx gets the review and, out of band, the new rating summary and list.
+
+    :raise 404: unknown coffee. :raise 422: invalid input, nothing saved.
+    """
+    _coffee_or_404(coffee_id)
+    form = ReviewForm()
+    if not form.validate():
+        return _invalid(coffee_id, form)
+    try:
+        _review, created = review_service.save_review(
+            coffee_id, current_user.id, form.rating.data, form.brew_method.data,
+            list(form.tags.data or []), form.body.data or "")
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        field = getattr(form, err.field or "", None)
+        (field.errors if field is not None else form.form_errors).append(err.message)
+        return _invalid(coffee_id, form)
+    if htmx.is_fragment_request():
+        return htmx.render(PAGE, "reviews/_saved.html",
+                           **coffee_routes.coffee_page_context(coffee_id, editing=False, saved=True))
+    flash(_("Thank you for your review.") if created else _("Your review is updated."), "success")
+    return htmx.see_other(url_for("coffees.show", coffee_id=coffee_id) + "#my-review")
+
+
+@bp.get("/coffees/<int:coffee_id>/review/edit")
+@login_required
+def edit(coffee_id: int):
+    """The user's review as a form again.
+
+    :raise 404: unknown coffee.
+    """
+    context = coffee_routes.coffee_page_context(coffee_id, editing=True)
+    return htmx.render(PAGE, "reviews/_my_review.html", **context)
+
+
+@bp.post("/reviews/<int:review_id>/delete")
+@login_required
+def delete(review_id: int):
+    """Delete a review: its author, or a moderator.
+
+    :raise 404: unknown review. :raise 403: someone else's review.
+    """
+    try:
+        coffee_id = review_service.delete_review(review_id, current_user.id)
+    except NotFound:
+        abort(404)
+    except Forbidden:
+        abort(403)
+    if htmx.is_fragment_request():
+        return htmx.render(PAGE, "reviews/_saved.html", **coffee_routes.coffee_page_context(coffee_id))
+    flash(_("The review is deleted."), "info")
+    return htmx.see_other(url_for("coffees.show", coffee_id=coffee_id) + "#reviews")
+
+
+@bp.get("/users/<username>/reviews")
+def by_user(username: str):
+    """One page of a user's reviews; the full render is their profile.
+
+    :raise 404: unknown user.
+    """
+    context = profile_context(username)
+    return htmx.render("profiles/show.html", "reviews/_user_reviews.html", **context)
+
+
+def _coffee_or_404(coffee_id: int) -> None:
+    try:
+        coffee_service.get_coffee(coffee_id)
+    except NotFound:
+        abort(404)
+
+
+def _invalid(coffee_id: int, form: ReviewForm):
+    context = coffee_routes.coffee_page_context(coffee_id, form=form, editing=True)
+    return htmx.render(PAGE, "reviews/_my_review.html", status=422, **context)
