@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import htmx
+from webapp.forms import show_service_error
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, RegisterForm
 from webapp.extensions import limiter
@@ -32,7 +33,7 @@ def register():
     try:
         user = user_service.register_user(form.username.data, form.email.data, form.password.data)
     except ServiceError as err:
-        getattr(form, err.field or "username").errors.append(err.message)
+        show_service_error(form, err)
         return htmx.render(page, fragment, status=422, form=form)
     limiter.hit(ip_key, 3600)
     login_user(user)

@@ -4,6 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user
 
 from webapp import htmx
+from webapp.forms import show_service_error
 from webapp.profiles import bp
 from webapp.profiles.forms import PasswordForm, SettingsForm
 from webapp.services import ServiceError
@@ -48,7 +49,7 @@ def settings():
         user_service.update_profile(current_user.id, form.display_name.data or "",
                                     form.bio.data or "", form.locale.data)
     except ServiceError as err:
-        getattr(form, err.field or "display_name").errors.append(err.message)
+        show_service_error(form, err)
         return htmx.render(page, fragment, status=422, form=form)
     flash(_("Your profile has been saved."), "success")
     return htmx.see_other(url_for("profiles.show", username=current_user.username))
@@ -67,7 +68,7 @@ def password():
         user = user_service.change_password(current_user.id, form.current_password.data,
                                             form.new_password.data)
     except ServiceError as err:
-        getattr(form, err.field or "current_password").errors.append(err.message)
+        show_service_error(form, err)
         return htmx.render(page, fragment, status=422, form=form)
     # The new session token signs out other sessions; keep this one signed in.
     login_user(user)
