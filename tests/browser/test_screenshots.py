@@ -1,0 +1,110 @@
+"""Screenshots for the docs, taken from the seeded demo site, and layout checks."""
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from babel.dates import format_date
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from tests.conftest import PASSWORD
+from webapp.models import User
+from webapp.seed import seed_demo
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+FIRST_JOINED = datetime(2024, 9, 2, 9, 30, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def demo(app, db):
+    """The seeded demo site, with fixed join dates so that screenshots do not change daily.
+
+    Returns the users, oldest first.
+    """
+    seed_demo()
+    users = db.session.scalars(select(User).order_by(User.id)).all()
+    for n, user in enumerate(users):
+        user.created_at = FIRST_JOINED + timedelta(days=3 * n, hours=n)
+    db.session.commit()
+    return users
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == PNG_MAGIC
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_home_screenshot(page, demo):
+    page.goto("/")
+    newest = list(reversed(demo))[:6]
+    expect(page.locator(".member-list li strong")).to_have_text([u.name for u in newest])
+    expect(page.locator(".member-list li").first).to_contain_text(
+        f"@{newest[0].username} · {format_date(newest[0].created_at, 'medium', locale='en')}")
+    page.evaluate("document.fonts.ready")
+    path = SCREENSHOTS / "home.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=path, full_page=True)
+    width, height = png_size(path)
+    assert width == 1280 and height >= 600
+
+
+def test_profile_screenshot(page, demo):
+    lena = next(u for u in demo if u.username == "lena_brews")
+    page.goto("/users/lena_brews")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lena Park")
+    expect(page.locator(".bio")).to_have_text(lena.bio)
+    expect(page.locator("#profile")).to_contain_text(
+        f"Member since {format_date(lena.created_at, 'long', locale='en')}")
+    page.evaluate("document.fonts.ready")
+    path = SCREENSHOTS / "profile.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=path, full_page=True)
+    width, _height = png_size(path)
+    assert width == 1280
+
+
+@pytest.mark.parametrize("width", [360, 768, 1280])
+@pytest.mark.parametrize("path", ["/", "/users/moderator", "/auth/register", "/auth/login"])
+def test_pages_fit_the_screen(page, demo, width, path):
+    """No sideways scrolling, and the header and footer stay on screen, at any width."""
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto(path)
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{path} is {overflow}px wider than a {width}px screen"
+    for selector in (".site-header", ".site-footer", "main"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= width, selector
+
+
+def assert_fits(page, width: int) -> None:
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{page.url} is {overflow}px wider than a {width}px screen"
+    for selector in ("nav a, nav button", "h1"):
+        for box in (el.bounding_box() for el in page.locator(selector).all()):
+            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, selector
+
+
+@pytest.mark.parametrize("width", [360, 768])
+def test_long_name_in_russian_fits_narrow_screens(page, make_user, width):
+    """A logged-in admin has the longest menu, and Russian labels are longer."""
+    make_user("alice", role="admin", locale="ru",
+              display_name="Alexandra Konstantinopolskaya-Petrova-Rimskaya-Korsakova")
+    page.set_viewport_size({"width": width, "height": 800})
+    page.goto("/auth/login")
+    page.get_by_label("Username or email").fill("alice")
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.locator("#login-form").get_by_role("button").click()
+    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
+    for path in ("/", "/users/alice", "/settings"):
+        page.goto(path)
+        assert_fits(page, width)
+
+
+def test_footer_sits_at_the_bottom_of_short_pages(page, make_user):
+    make_user("alice")
+    page.goto("/users/alice")
+    footer = page.locator(".site-footer").bounding_box()
+    assert footer["y"] + footer["height"] == pytest.approx(900, abs=1)
+    assert page.evaluate("document.documentElement.scrollHeight") == 900
