@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 export FLASK_APP = webapp
 
-.PHONY: run test bench vendor translations translations-update migrate worker bot clean
+.PHONY: run test screenshots bench vendor translations translations-update migrate worker bot clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,9 @@ run: $(BIN)/.installed  ## Migrate, seed an empty database, serve on http://127.
 
 test: $(BIN)/.test-installed  ## The whole suite, browser tests included
 	$(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+
+screenshots: $(BIN)/.test-installed  ## Refresh the README's screenshots in docs/screenshots
+	CREMA_SCREENSHOT_DIR=docs/screenshots $(BIN)/python -m pytest -q tests/browser/test_screenshots.py
 
 bench: $(BIN)/.test-installed  ## Performance ratios, written to BENCHMARKS.md
 	$(BIN)/python -m bench

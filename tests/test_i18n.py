@@ -103,6 +103,19 @@ class TestSwitcher:
         assert "Log in to Crema" in text(page)
         assert db.session.scalar(select(func.count(User.id))) == 0
 
+    def test_current_page_from_referer_beats_a_stale_next(self, client):
+        # After htmx pushed a new URL, the rendered ``next`` is stale; the Referer is not.
+        response = client.post("/language", data={"lang": "ru", "next": "/admin/users"},
+                               headers={"Referer": "http://localhost/admin/users?q=bob&page=2"})
+        assert response.headers["Location"] == "/admin/users?q=bob&page=2"
+
+    @pytest.mark.parametrize("referer", [
+        "https://evil.example/users/x", "http://localhost//evil.example/", "not a url"])
+    def test_foreign_or_odd_referer_falls_back_to_next(self, client, referer):
+        response = client.post("/language", data={"lang": "ru", "next": "/auth/login"},
+                               headers={"Referer": referer})
+        assert response.headers["Location"] == "/auth/login"
+
     def test_next_keeps_the_query_string(self, client):
         response = switch(client, "ru", "/auth/login?next=%2Fsettings")
         assert response.headers["Location"] == "/auth/login?next=%2Fsettings"

@@ -1,4 +1,6 @@
 """Home page, health check and the language switcher."""
+from urllib.parse import urlsplit
+
 from flask import current_app, jsonify, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -33,8 +35,21 @@ def set_language():
     session["lang"] = lang
     if current_user.is_authenticated:
         user_service.set_locale(current_user.id, lang)
-    target = htmx.safe_next(request.form.get("next"), "/")
-    return htmx.see_other(target)
+    return htmx.see_other(_back_to_page())
+
+
+def _back_to_page() -> str:
+    """The page the switcher was used on.
+
+    The Referer is the browser's current URL even after htmx pushed a new one,
+    so it wins over the ``next`` field written when the page was rendered.
+    """
+    fallback = htmx.safe_next(request.form.get("next"), "/")
+    referrer = urlsplit(request.referrer or "")
+    if referrer.netloc != request.host:
+        return fallback
+    page = referrer.path + (f"?{referrer.query}" if referrer.query else "")
+    return htmx.safe_next(page, fallback)
 
 
 @bp.get("/healthz")
