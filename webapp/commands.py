@@ -39,13 +39,24 @@ def create_admin(username: str, email: str | None, password: str | None) -> None
 @click.command("seed")
 @click.option("--force", is_flag=True, help="Allow seeding in production.")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database has any user.")
-def seed(force: bool, if_empty: bool) -> None:
-    """Fill an empty database with demo data; running it again adds nothing twice."""
+@click.option("--coffees", type=click.IntRange(min=0), default=0,
+              help="Also add this many generated coffees (benchmark data).")
+@click.option("--reviews", type=click.IntRange(min=0), default=0,
+              help="Reviews to spread over the generated coffees.")
+def seed(force: bool, if_empty: bool, coffees: int, reviews: int) -> None:
+    """Fill an empty database with demo data; running it again adds nothing twice.
+
+    With --coffees and --reviews it also adds a large generated data set each time.
+    """
     if current_app.config.get("ENV_NAME") == "production" and not force:
         raise click.ClickException("Refusing to seed demo accounts in production (use --force).")
     if if_empty and db.session.scalar(select(func.count(User.id))):
         click.echo("The database already has data; not seeding.")
         return
+    if reviews and not coffees:
+        raise click.ClickException("--reviews needs --coffees to spread them over.")
     report = seeding.seed_demo()
+    if coffees:
+        report += seeding.seed_benchmark(coffees, reviews)
     for line in report:
         click.echo(line)

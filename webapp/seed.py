@@ -1,6 +1,7 @@
 """Believable demo data for a fresh database."""
 from flask import current_app
 
+from webapp import seed_catalog
 from webapp.extensions import db
 from webapp.models import User
 from webapp.services import users as user_service
@@ -39,4 +40,15 @@ def seed_demo() -> list[str]:
     lines.append(f"Demo users: {created} created, {len(DEMO_USERS) - created} already there.")
     lines.append(f"Log in as any of {', '.join(u[0] for u in DEMO_USERS)} "
                  f"with the password {DEMO_PASSWORD!r} (admin is an admin, moderator a moderator).")
+    lines += seed_catalog.seed_catalog([u[0] for u in DEMO_USERS], _tasters_hash())
     return lines
+
+
+def seed_benchmark(coffees: int, reviews: int) -> list[str]:
+    """The benchmark data set: many generated coffees and reviews on top of the demo."""
+    return seed_catalog.seed_benchmark(coffees, reviews, _tasters_hash())
+
+
+def _tasters_hash() -> str:
+    # Generated tasters share the demo password, hashed once: hashing is the slow part.
+    return seed_catalog.shared_password_hash(DEMO_PASSWORD, current_app.config["PASSWORD_HASH_METHOD"])

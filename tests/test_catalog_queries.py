@@ -1,0 +1,41 @@
+"""A fixed number of SQL statements whatever the page size or number of reviews."""
+import pytest
+
+from tests.conftest import HX, PASSWORD
+
+
+def queries(count_queries, client, url, headers=None) -> int:
+    with count_queries() as seen:
+        response = client.get(url, headers=headers or {})
+    assert response.status_code == 200
+    return seen[0]
+
+
+def test_catalog_fragment_is_constant_in_page_size(client, make_coffee, count_queries):
+    make_coffee("Lot 0", notes=["blueberry", "jasmine"])
+    one = queries(count_queries, client, "/coffees?sort=name", HX)
+    for n in range(1, 20):
+        make_coffee(f"Lot {n}", notes=["lemon", "honey", "rose"])
+    twenty = queries(count_queries, client, "/coffees?sort=name", HX)
+    assert one == twenty <= 3, (one, twenty)
+    assert queries(count_queries, client, "/coffees?q=lot&process=washed&flavour=fruity", HX) == one
+
+
+@pytest.mark.parametrize("logged_in_as", [None, "reader"])
+def test_coffee_page_is_constant_in_reviews(client, auth, make_user, make_coffee, make_review,
+                                            count_queries, app, logged_in_as):
+    app.config["REVIEWS_PER_PAGE"] = 50
+    reader = make_user("reader")
+    coffee = make_coffee(notes=["blueberry", "jasmine"])
+    make_review(coffee, make_user(), 4, tags=["blueberry"])
+    if logged_in_as:
+        make_review(coffee, reader, 3, tags=["jasmine"])
+        auth.login(logged_in_as, PASSWORD)
+    url = f"/coffees/{coffee.id}"
+    one = queries(count_queries, client, url)
+    for n in range(48):
+        make_review(coffee, make_user(), 1 + n % 5, "espresso" if n % 2 else "aeropress",
+                    tags=["blueberry", "lemon"][: n % 3])
+    fifty = queries(count_queries, client, url)
+    assert one == fifty <= 12, (one, fifty)
+    assert queries(count_queries, client, url, HX) == one

@@ -1,0 +1,64 @@
+"""flask seed: the demo catalog, idempotent, and the benchmark data set with small numbers."""
+from sqlalchemy import func, select
+
+from webapp.models import Coffee, Review, ReviewTag, User
+from webapp.services.reviews import recompute_aggregates
+
+
+def counts(db) -> tuple[int, int]:
+    return (db.session.scalar(select(func.count(Coffee.id))),
+            db.session.scalar(select(func.count(Review.id))))
+
+
+def aggregates(db) -> list[tuple]:
+    columns = [Coffee.id, Coffee.rating_count, Coffee.rating_sum, Coffee.rating_bayes,
+               *[getattr(Coffee, f"hist_{n}") for n in range(1, 11)]]
+    return [tuple(row) for row in db.session.execute(select(*columns).order_by(Coffee.id))]
+
+
+def test_seed_adds_a_believable_catalog_once(runner, db):
+    first = runner.invoke(args=["seed"])
+    assert first.exit_code == 0, first.output
+    coffees, reviews = counts(db)
+    assert 30 <= coffees <= 40 and 150 <= reviews <= 500
+    assert "coffees and" in first.output
+    origins = set(db.session.scalars(select(Coffee.origin)))
+    assert {"ET", "KE", "CO"} <= origins or len(origins) >= 8
+    assert db.session.scalar(select(func.count()).select_from(ReviewTag)) > 0
+    before = aggregates(db)
+    recompute_aggregates()
+    assert aggregates(db) == before  # the seed's aggregates match its reviews
+    second = runner.invoke(args=["seed"])
+    assert second.exit_code == 0 and counts(db) == (coffees, reviews)
+    assert "0 coffees and 0 reviews" in second.output
+
+
+def test_seed_benchmark_small(runner, db):
+    result = runner.invoke(args=["seed", "--coffees", "30", "--reviews", "400"])
+    assert result.exit_code == 0, result.output
+    coffees, reviews = counts(db)
+    assert coffees >= 30 + 30 and "Benchmark: 30 coffees and 400 reviews" in result.output
+    ranked = db.session.scalar(select(func.count(Coffee.id)).where(Coffee.rating_bayes > 0))
+    assert ranked > 0
+    before = aggregates(db)
+    recompute_aggregates()
+    assert aggregates(db) == before
+    again = runner.invoke(args=["seed", "--coffees", "5", "--reviews", "20"])
+    assert again.exit_code == 0 and counts(db)[0] == coffees + 5
+    assert db.session.scalar(select(func.count(User.id))) < 200
+
+
+def test_reviews_without_coffees_is_refused(runner, db):
+    result = runner.invoke(args=["seed", "--reviews", "10"])
+    assert result.exit_code != 0 and "--coffees" in result.output
+    assert counts(db) == (0, 0)
+
+
+def test_recompute_and_reindex_commands(runner, db, make_coffee):
+    make_coffee("Kochere")
+    db.session.execute(Coffee.__table__.update().values(search_text="", rating_count=0))
+    db.session.commit()
+    assert runner.invoke(args=["coffees", "recompute"]).exit_code == 0
+    assert runner.invoke(args=["coffees", "reindex"]).exit_code == 0
+    db.session.expire_all()
+    assert "ethiopia" in db.session.scalar(select(Coffee.search_text))

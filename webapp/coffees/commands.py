@@ -1,0 +1,28 @@
+"""``flask coffees ...``: maintenance of the catalog's derived columns."""
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from webapp.coffees import bp
+from webapp.extensions import db
+from webapp.models import Coffee
+from webapp.services import coffees as coffee_service
+from webapp.services import reviews as review_service
+
+
+@bp.cli.command("recompute")
+def recompute() -> None:
+    """Rebuild every coffee's rating aggregates from its reviews (after changing CATALOG_*)."""
+    review_service.recompute_aggregates()
+    click.echo("Rating aggregates recomputed.")
+
+
+@bp.cli.command("reindex")
+def reindex() -> None:
+    """Rebuild the search text (after the translations of countries or flavours change)."""
+    coffees = db.session.scalars(select(Coffee).options(
+        selectinload(Coffee.note_links))).all()
+    for coffee in coffees:
+        coffee.search_text = coffee_service.search_text(coffee)
+    db.session.commit()
+    click.echo(f"{len(coffees)} coffees reindexed.")
