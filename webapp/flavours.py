@@ -9,6 +9,8 @@ from functools import cache
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
+from webapp.i18n import Vocabulary
+
 
 @dataclass(frozen=True)
 class Flavour:
@@ -100,6 +102,7 @@ def _build() -> dict[str, Flavour]:
 
 
 FLAVOURS: dict[str, Flavour] = _build()
+LABELS = Vocabulary({slug: node.label for slug, node in FLAVOURS.items()})
 MAX_TAGS = 12
 
 
@@ -108,10 +111,10 @@ def get(slug: str) -> Flavour | None:
 
 
 def label(slug: str) -> str:
-    node = FLAVOURS.get(slug)
-    return str(node.label) if node else slug
+    return LABELS.label(slug)
 
 
+@cache
 def category(slug: str) -> str:
     """The category slug at the root of ``slug``'s branch (used to colour chips)."""
     node = FLAVOURS[slug]

@@ -1,6 +1,9 @@
 """The catalog, the coffee page, and adding, editing and deleting coffees."""
-from flask import abort, current_app, flash, request, url_for
-from flask_babel import format_decimal
+from functools import lru_cache
+
+from babel.numbers import format_decimal
+from flask import abort, current_app, flash, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -29,7 +32,9 @@ def index():
     """The catalog; htmx asks for the results alone (or the next page's cards)."""
     query = catalog_query(request.args)
     pagination = coffee_service.search_catalog(query, current_app.config["COFFEES_PER_PAGE"])
-    context = {"query": query, "pagination": pagination, "form": CatalogForm(query),
+    # The filter form (country and flavour choices) only appears on the full page.
+    form = None if htmx.is_fragment_request() else CatalogForm(query)
+    context = {"query": query, "pagination": pagination, "form": form,
                "sort_labels": SORT_LABELS}
     if request.args.get("more") and htmx.is_fragment_request():
         response = htmx.render("coffees/index.html", "coffees/_more.html", **context)
@@ -148,6 +153,10 @@ def similar():
     exact = coffee_service.find_duplicate(roaster, name, exclude) if name and roaster else None
     matches = [c for c in coffee_service.similar_coffees(name, roaster)
                if c.id != exclude and (exact is None or c.id != exact.id)]
+    if htmx.is_fragment_request():
+        # Rendered without the flashed messages: this request races the form's submit,
+        # whose message must reach the page it leads to.
+        return render_template("coffees/_similar.html", exact=exact, matches=matches)
     return htmx.render("coffees/similar.html", "coffees/_similar.html",
                        exact=exact, matches=matches)
 
@@ -198,9 +207,15 @@ def country_name(code: str) -> str:
 @bp.app_template_filter()
 def score(value: float | None) -> str:
     """A rating with one decimal, in the reader's locale (4.3 or 4,3)."""
-    return format_decimal(value or 0, format="0.0")
+    return _score(str(get_locale()), round(value or 0, 1))
+
+
+@lru_cache(maxsize=1024)
+def _score(locale: str, value: float) -> str:
+    # Babel's number formatting is slow and catalog pages show dozens of scores.
+    return format_decimal(value, format="0.0", locale=locale)
 
 
 @bp.app_template_global()
 def brew_label(method: str | None) -> str:
-    return str(BREW_METHODS.get(method, method or ""))
+    return BREW_METHODS.label(method or "")

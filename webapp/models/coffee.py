@@ -2,17 +2,25 @@
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _p
 from sqlalchemy import (CheckConstraint, Float, ForeignKey, Index, Integer, SmallInteger, String,
                         Text, UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.i18n import Vocabulary
 from webapp.models.base import UTCDateTime, utcnow
 
-PROCESSES = {"washed": _l("Washed"), "natural": _l("Natural"), "honey": _l("Honey"),
-             "anaerobic": _l("Anaerobic"), "other": _l("Other")}
-ROASTS = {"light": _l("Light"), "medium-light": _l("Medium-light"), "medium": _l("Medium"),
-          "medium-dark": _l("Medium-dark"), "dark": _l("Dark")}
+# "Honey" and "Other" are also flavours and brew methods: a context keeps them apart.
+PROCESSES = Vocabulary({
+    "washed": _l("Washed"), "natural": _l("Natural"),
+    "honey": _p("coffee process", "Honey"), "anaerobic": _l("Anaerobic"),
+    "other": _p("coffee process", "Other"),
+})
+ROASTS = Vocabulary({
+    "light": _l("Light"), "medium-light": _l("Medium-light"), "medium": _l("Medium"),
+    "medium-dark": _l("Medium-dark"), "dark": _l("Dark"),
+})
 NAME_MAX = 120
 TEXT_MAX = 5000
 ALTITUDE_MAX = 6000
@@ -97,11 +105,11 @@ class Coffee(db.Model):
 
     @property
     def process_label(self) -> str:
-        return str(PROCESSES.get(self.process, self.process))
+        return PROCESSES.label(self.process)
 
     @property
     def roast_label(self) -> str:
-        return str(ROASTS.get(self.roast, self.roast))
+        return ROASTS.label(self.roast)
 
 
 class CoffeeNote(db.Model):

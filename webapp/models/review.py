@@ -2,16 +2,20 @@
 from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _p
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
+from webapp.i18n import Vocabulary
 from webapp.models.base import UTCDateTime, utcnow
 from webapp.models.coffee import TEXT_MAX, _in
 
-BREW_METHODS = {"espresso": _l("Espresso"), "pour-over": _l("Pour-over"),
-                "aeropress": _l("AeroPress"), "french-press": _l("French press"),
-                "moka-pot": _l("Moka pot"), "cold-brew": _l("Cold brew"), "other": _l("Other")}
+BREW_METHODS = Vocabulary({
+    "espresso": _l("Espresso"), "pour-over": _l("Pour-over"), "aeropress": _l("AeroPress"),
+    "french-press": _l("French press"), "moka-pot": _l("Moka pot"),
+    "cold-brew": _l("Cold brew"), "other": _p("brew method", "Other"),
+})
 
 
 class Review(db.Model):
@@ -53,7 +57,7 @@ class Review(db.Model):
 
     @property
     def brew_label(self) -> str:
-        return str(BREW_METHODS.get(self.brew_method, self.brew_method))
+        return BREW_METHODS.label(self.brew_method)
 
 
 class ReviewTag(db.Model):
