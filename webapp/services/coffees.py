@@ -4,17 +4,15 @@ import re
 from dataclasses import dataclass, field, replace
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.sql.functions import FunctionElement
 
 from webapp import countries, flavours
 from webapp.extensions import db
 from webapp.models import PROCESSES, ROASTS, Coffee, CoffeeNote, User
 from webapp.models.coffee import ALTITUDE_MAX, NAME_MAX, TEXT_MAX
-from webapp.services import Forbidden, NotFound, ServiceError
+from webapp.services import Forbidden, NotFound, ServiceError, contains_pattern
 
 MAX_NOTES = 8
 SORTS = ("top", "reviews", "newest", "name")
@@ -63,30 +61,12 @@ def search_text(data: CoffeeData | Coffee) -> str:
     return " " + " ".join(_words(" ".join(parts)))
 
 
-class position(FunctionElement):
-    """Where ``needle`` first occurs in ``text`` (1-based), 0 when it does not.
-
-    The search column is lowercase already, so a plain substring search does
-    what a case-folding LIKE did, several times faster on every backend.
-    """
-
-    type = Integer()
-    inherit_cache = True
-
-
-@compiles(position)
-def _position_sqlite(element, compiler, **kw):
-    return "instr(%s)" % compiler.process(element.clauses, **kw)
-
-
-@compiles(position, "postgresql")
-def _position_postgresql(element, compiler, **kw):
-    return "strpos(%s)" % compiler.process(element.clauses, **kw)
-
-
 def _word_start(word: str):
-    """Matches coffees with a word in the search column that starts with ``word``."""
-    return position(Coffee.search_text, " " + word) > 0
+    """A LIKE on the search column matching a word that starts with ``word``.
+
+    (Measured: SQLite's instr() is slower than this LIKE on the bench data.)
+    """
+    return Coffee.search_text.like("% " + contains_pattern(word)[1:], escape="\\")
 
 
 def clean(data: CoffeeData) -> CoffeeData:
