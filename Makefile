@@ -38,7 +38,7 @@ vendor:  ## Refresh htmx, htmx-ext-ws and Pico from npm
 # --ignore-dirs replaces babel's default filter, which skips every directory whose
 # name starts with "_" and so would miss templates/_macros.
 translations-update: $(BIN)/.installed  ## Extract strings and merge them into the .po files
-	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* __pycache__' -o messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k _p:1c,2 -k lazy_pgettext:1c,2 --ignore-dirs='.* __pycache__' -o messages.pot .
 	$(BIN)/pybabel update -i messages.pot -d webapp/translations --no-fuzzy-matching
 	rm messages.pot
 

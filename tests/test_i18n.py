@@ -290,18 +290,19 @@ class TestRussianPages:
         assert "<small>2 users</small>" in text(client.get("/admin/users"))
 
 
-def _source_messages() -> set[str]:
-    """Every msgid in the sources, extracted as ``make translations-update`` does."""
+def _source_messages() -> set[tuple[str | None, str]]:
+    """Every (context, msgid) in the sources, extracted as ``make translations-update`` does."""
     with open(ROOT / "babel.cfg") as f:
         method_map, options_map = parse_mapping_cfg(f)
-    keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+    keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None,
+                "_p": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2)}
     ids = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(ROOT), method_map, options_map, keywords=keywords,
         directory_filter=lambda path: not Path(path).name.startswith(".")
         and Path(path).name not in {"__pycache__", "node_modules", "tests"},
     ):
-        ids.add(message if isinstance(message, str) else message[0])
+        ids.add((context, message if isinstance(message, str) else message[0]))
     return ids
 
 
@@ -321,7 +322,7 @@ class TestCatalog:
 
     def test_every_source_string_is_translated(self, catalog):
         translated = {
-            (m.id if isinstance(m.id, str) else m.id[0])
+            (m.context, m.id if isinstance(m.id, str) else m.id[0])
             for m in catalog
             if m.id and "fuzzy" not in m.flags
             and (all(m.string) if isinstance(m.string, (list, tuple)) else m.string)
@@ -336,6 +337,25 @@ class TestCatalog:
     def test_compiled_catalog_matches_po(self, catalog):
         with open(CATALOG / "messages.mo", "rb") as f:
             compiled = read_mo(f)
-        expected = {_as_key(m.id): _as_key(m.string) for m in catalog if m.id and not m.fuzzy}
-        actual = {_as_key(m.id): _as_key(m.string) for m in compiled if m.id}
+        expected = {(m.context, _as_key(m.id)): _as_key(m.string)
+                    for m in catalog if m.id and not m.fuzzy}
+        # read_mo leaves a message context as bytes
+        actual = {(m.context.decode() if isinstance(m.context, bytes) else m.context,
+                   _as_key(m.id)): _as_key(m.string) for m in compiled if m.id}
         assert actual == expected, "run make translations"
+
+
+def test_message_contexts_keep_same_words_apart(app):
+    """'Honey' the process and 'Honey' the flavour translate differently."""
+    from flask_babel import force_locale
+
+    from webapp import flavours
+    from webapp.models import BREW_METHODS, PROCESSES
+
+    with app.test_request_context(), force_locale("ru"):
+        assert PROCESSES.label("honey") == "Хани"
+        assert flavours.label("honey") == "Мёд"
+        assert PROCESSES.label("other") == "Другая"
+        assert BREW_METHODS.label("other") == "Другой способ"
+    with app.test_request_context(), force_locale("en"):
+        assert PROCESSES.label("honey") == "Honey" == flavours.label("honey")
