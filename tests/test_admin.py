@@ -75,6 +75,8 @@ class TestUserList:
         first = admin_client.get("/admin/users")
         assert first.data.count(b'class="role-form"') == 2
         assert b'aria-current="page">1<' in first.data and b"page=3" in first.data
+        # The fragment is #users-table itself, so it must replace the element, not fill it.
+        assert first.data.count(b'hx-target="#users-table" hx-swap="outerHTML') >= 2
         third = admin_client.get("/admin/users?page=3")
         assert third.data.count(b'class="role-form"') == 1
         empty = admin_client.get("/admin/users?page=99")
