@@ -11,14 +11,34 @@ def queries(count_queries, client, url, headers=None) -> int:
     return seen[0]
 
 
-def test_catalog_fragment_is_constant_in_page_size(client, make_coffee, count_queries):
+def forget_caches(app) -> None:
+    """Drop the rendered cards and the totals, as in a fresh process."""
+    app.extensions.pop("coffee_cards", None)
+    app.extensions.pop("catalog_counts", None)
+
+
+def test_catalog_fragment_is_constant_in_page_size(app, client, make_coffee, count_queries):
     make_coffee("Lot 0", notes=["blueberry", "jasmine"])
+    forget_caches(app)
     one = queries(count_queries, client, "/coffees?sort=name", HX)
     for n in range(1, 20):
         make_coffee(f"Lot {n}", notes=["lemon", "honey", "rose"])
+    forget_caches(app)
     twenty = queries(count_queries, client, "/coffees?sort=name", HX)
-    assert one == twenty <= 3, (one, twenty)
+    # The page's rows, the total, then the coffees and their notes for the cards.
+    assert one == twenty == 4, (one, twenty)
+    forget_caches(app)
     assert queries(count_queries, client, "/coffees?q=lot&process=washed&flavour=fruity", HX) == one
+
+
+def test_catalog_fragment_warm_is_one_query(app, client, make_coffee, count_queries):
+    for n in range(25):
+        make_coffee(f"Lot {n}")
+    queries(count_queries, client, "/coffees?q=lot&sort=name", HX)
+    # Cards rendered before and the total of this search: only the page's rows.
+    assert queries(count_queries, client, "/coffees?q=lot&sort=name", HX) == 1
+    # The next page reuses the total; its five cards are new: rows, coffees, notes.
+    assert queries(count_queries, client, "/coffees?q=lot&sort=name&page=2", HX) == 3
 
 
 @pytest.mark.parametrize("logged_in_as", [None, "reader"])

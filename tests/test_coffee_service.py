@@ -2,7 +2,7 @@
 import pytest
 from sqlalchemy import func, select
 
-from webapp.models import Coffee, CoffeeNote, Review
+from webapp.models import Coffee, CoffeeNote, CoffeeTerm, Review
 from webapp.services import Forbidden, NotFound, ServiceError
 from webapp.services import coffees as svc
 from webapp.services.coffees import CatalogQuery, CoffeeData, DuplicateCoffee
@@ -108,6 +108,12 @@ class TestPermissions:
             svc.delete_coffee(999, user.id)
 
 
+def names_of(page) -> list[str]:
+    """The names on a catalog page, whose items are (id, updated_at) rows."""
+    coffees = svc.coffees_by_id([row.id for row in page.items])
+    return [coffees[row.id].name for row in page.items]
+
+
 class TestCatalog:
     @pytest.fixture
     def catalog(self, user, make_user, make_coffee, make_review):
@@ -125,8 +131,7 @@ class TestCatalog:
         return {"eth": eth, "ken": ken, "bra": bra}
 
     def names(self, **query):
-        page = svc.search_catalog(CatalogQuery(**query).cleaned(), per_page=20)
-        return [c.name for c in page.items]
+        return names_of(svc.search_catalog(CatalogQuery(**query).cleaned(), per_page=20))
 
     def test_two_letters_of_an_origin_find_it_in_both_languages(self, catalog):
         assert self.names(q="et") == ["Yirgacheffe Kochere"]
@@ -170,4 +175,40 @@ class TestCatalog:
         for n in range(25):
             make_coffee(f"Lot {n:02}", by=user)
         page = svc.search_catalog(CatalogQuery(sort="name", page=2), per_page=20)
-        assert page.total == 25 and [c.name for c in page.items][0] == "Lot 20"
+        assert page.total == 25 and names_of(page)[0] == "Lot 20"
+
+
+class TestTerms:
+    """coffee_terms holds each coffee's distinct search words; a prefix is a range of it."""
+
+    @staticmethod
+    def terms(db, coffee_id: int) -> list[str]:
+        return list(db.session.scalars(select(CoffeeTerm.term).where(
+            CoffeeTerm.coffee_id == coffee_id).order_by(CoffeeTerm.term)))
+
+    @staticmethod
+    def found(q: str) -> list[str]:
+        return names_of(svc.search_catalog(CatalogQuery(q=q).cleaned(), per_page=20))
+
+    def test_terms_are_the_distinct_words_of_the_search_text(self, user, db):
+        coffee = svc.create_coffee(user.id, data(name="Guji Guji Hambela"))
+        assert self.terms(db, coffee.id) == sorted(set(coffee.search_text.split()))
+        assert {"guji", "hambela", "ethiopia", "эфиопия", "blueberry"} <= set(self.terms(db, coffee.id))
+
+    def test_edit_replaces_the_terms_and_delete_removes_them(self, db, user, make_user):
+        coffee = svc.create_coffee(user.id, data())
+        svc.update_coffee(coffee.id, user.id, data(name="Karogoto", origin="KE"))
+        terms = self.terms(db, coffee.id)
+        assert "karogoto" in terms and "kenya" in terms
+        assert "guji" not in terms and "ethiopia" not in terms
+        assert self.found("guji") == [] and self.found("karo") == ["Karogoto"]
+        svc.delete_coffee(coffee.id, make_user(role="moderator").id)
+        assert db.session.scalar(select(func.count()).select_from(CoffeeTerm)) == 0
+
+    def test_prefix_ranges_at_their_edges(self, user):
+        svc.create_coffee(user.id, data(name="Yaz", roaster="Яблоко", region="z" * 80))
+        assert self.found("ya") == ["Yaz"] and self.found("yaz") == ["Yaz"]
+        assert self.found("yb") == [] and self.found("yaza") == []
+        assert self.found("я") == ["Yaz"] and self.found("ЯБЛ") == ["Yaz"] and self.found("яя") == []
+        # Words are kept to their first 64 characters, in the index and in the query.
+        assert self.found("z" * 70) == ["Yaz"]

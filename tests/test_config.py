@@ -49,3 +49,20 @@ def test_production_with_its_secrets(clean_env):
     clean_env.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     cfg = Config()
     assert cfg.SECRET_KEY == "s" * 40 and cfg.REDIS_URL == "redis://127.0.0.1:6379/0"
+
+
+def test_sqlite_connections_get_their_pragmas(tmp_path):
+    from sqlalchemy import text
+
+    from webapp.config import TestConfig
+    from webapp.extensions import db
+
+    config = TestConfig(f"sqlite:///{tmp_path / 'pragmas.db'}")
+    config.SQLITE_MMAP_SIZE = 64 * 1024 * 1024
+    app = create_app(config)
+    with app.app_context():
+        pragma = lambda name: db.session.execute(text(f"PRAGMA {name}")).scalar()  # noqa: E731
+        assert pragma("journal_mode") == "wal" and pragma("foreign_keys") == 1
+        assert pragma("mmap_size") == 64 * 1024 * 1024 and pragma("busy_timeout") == 5000
+        db.session.remove()
+        db.engine.dispose()

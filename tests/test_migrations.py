@@ -51,3 +51,24 @@ def test_username_uniqueness_is_enforced_by_the_database(app, make_user):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_terms_migration_indexes_the_coffees_already_there(empty_database_url):
+    from sqlalchemy import select
+    from webapp.models import Coffee, CoffeeTerm
+
+    app = make_app(empty_database_url)
+    with app.app_context():
+        config = app.extensions["migrate"].migrate.get_config()
+        command.upgrade(config, "0002_coffees_reviews")
+        with db.engine.begin() as conn:
+            conn.execute(Coffee.__table__.insert().values(
+                name="Guji", roaster="North Star", origin="ET", process="natural", roast="light",
+                region="", producer="", variety="", description="", dedupe_key="northstar|guji",
+                search_text=" guji north star guji ethiopia эфиопия"))
+        command.upgrade(config, "head")
+        with db.engine.connect() as conn:
+            terms = list(conn.scalars(select(CoffeeTerm.term).order_by(CoffeeTerm.term)))
+        assert terms == ["ethiopia", "guji", "north", "star", "эфиопия"]
+        command.downgrade(config, "base")
+        db.engine.dispose()

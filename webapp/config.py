@@ -68,12 +68,20 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # SQLite only: bytes of the database file read through a memory map (0: off).
+    SQLITE_MMAP_SIZE = int(os.environ.get("SQLITE_MMAP_SIZE", 256 * 1024 * 1024))
     # The token rides in hx-headers on <body>, which outlives a single page.
     WTF_CSRF_TIME_LIMIT = None
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = {"en": "English", "ru": "Русский"}
     USERS_PER_PAGE = 25
     COFFEES_PER_PAGE = 20
+    # Rendered coffee cards kept per process (webapp/coffees/cards.py).
+    CARD_CACHE_SIZE = int(os.environ.get("CARD_CACHE_SIZE", 4096))
+    # Rendered catalog result fragments kept per process (same module).
+    FRAGMENT_CACHE_SIZE = int(os.environ.get("FRAGMENT_CACHE_SIZE", 256))
+    # Seconds a process reuses a search's total (0: count on every request).
+    CATALOG_COUNT_TTL = float(os.environ.get("CATALOG_COUNT_TTL", 30))
     REVIEWS_PER_PAGE = 10
 
 

@@ -25,11 +25,14 @@ def render(page: str, fragment: str, status: int = 200, **context) -> Response:
     Flashed messages reach a fragment response out of band, into ``#flashes``.
     """
     if is_fragment_request():
-        body = render_template(fragment, **context)
-        if _has_flashes():
-            body += render_template("_flashes.html", oob=True)
-    else:
-        body = render_template(page, **context)
+        return fragment_response(render_template(fragment, **context), status)
+    return make_response(render_template(page, **context), status)
+
+
+def fragment_response(body: str, status: int = 200) -> Response:
+    """A fragment already rendered, with any flashed messages out of band."""
+    if _has_flashes():
+        body += render_template("_flashes.html", oob=True)
     return make_response(body, status)
 
 

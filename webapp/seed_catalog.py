@@ -7,12 +7,12 @@ Real origins, regions, varieties and processes; invented roasters and farms.
 import random
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from werkzeug.security import generate_password_hash
 
 from webapp import flavours
 from webapp.extensions import db
-from webapp.models import Coffee, CoffeeNote, Review, ReviewTag, User
+from webapp.models import Coffee, CoffeeNote, CoffeeTerm, Review, ReviewTag, User
 from webapp.models.base import utcnow
 from webapp.models.user import new_session_token
 from webapp.services import coffees as coffee_service
@@ -136,11 +136,14 @@ def insert_coffees(rows: list[dict]) -> list[dict]:
             **{f"hist_{n}": 0 for n in range(1, 11)}}
     _insert_many(Coffee, [{**zero, **{k: v for k, v in r.items() if k in columns}} for r in fresh])
     ids = dict(db.session.execute(select(Coffee.dedupe_key, Coffee.id)).all())
-    notes = []
+    notes, terms = [], []
     for row in fresh:
         row["id"] = ids[row["dedupe_key"]]
         notes.extend({"coffee_id": row["id"], "tag": t, "position": i} for i, t in enumerate(row["notes"]))
+        terms.extend({"term": t, "coffee_id": row["id"]}
+                     for t in coffee_service.search_terms(row["search_text"]))
     _insert_many(CoffeeNote, notes)
+    _insert_many(CoffeeTerm, terms)
     return fresh
 
 
@@ -244,8 +247,20 @@ def seed_benchmark(n_coffees: int, n_reviews: int, password_hash: str, rng_seed:
     insert_reviews(reviews)
     db.session.commit()
     review_service.recompute_aggregates()
+    _refresh_statistics()
     return [f"Benchmark: {len(coffees)} coffees and {len(reviews)} reviews added "
             f"by {pool} tasters."]
+
+
+def _refresh_statistics() -> None:
+    """Statistics for the planners, which otherwise guess on tables this size; on
+    PostgreSQL also the visibility map, so that counts can use index-only scans."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()
 
 
 def shared_password_hash(password: str, method: str) -> str:

@@ -19,10 +19,12 @@ def recompute() -> None:
 
 @bp.cli.command("reindex")
 def reindex() -> None:
-    """Rebuild the search text (after the translations of countries or flavours change)."""
+    """Rebuild the search text and terms (after the translations of countries or flavours
+    change)."""
     coffees = db.session.scalars(select(Coffee).options(
-        selectinload(Coffee.note_links))).all()
+        selectinload(Coffee.note_links), selectinload(Coffee.term_links))).all()
     for coffee in coffees:
         coffee.search_text = coffee_service.search_text(coffee)
+        coffee_service.set_terms(coffee)
     db.session.commit()
     click.echo(f"{len(coffees)} coffees reindexed.")

@@ -1,14 +1,16 @@
 """The catalog, the coffee page, and adding, editing and deleting coffees."""
-from functools import lru_cache
+from functools import lru_cache, partial
+from urllib.parse import urlencode
 
 from babel.numbers import format_decimal
-from flask import abort, current_app, flash, render_template, request, url_for
+from flask import abort, current_app, flash, g, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp import countries, flavours, htmx
 from webapp.coffees import bp
+from webapp.coffees.cards import render_cards, render_results
 from webapp.coffees.forms import SORT_LABELS, CatalogForm, CoffeeForm
 from webapp.models import BREW_METHODS
 from webapp.reviews.forms import ReviewForm
@@ -16,6 +18,10 @@ from webapp.services import Forbidden, NotFound, ServiceError
 from webapp.services import coffees as coffee_service
 from webapp.services import reviews as review_service
 from webapp.services.coffees import CatalogQuery, DuplicateCoffee
+
+
+# Characters url_for leaves unquoted in query strings (werkzeug.urls).
+URL_SAFE = "!$'()*,/:;?@"
 
 
 def catalog_query(args) -> CatalogQuery:
@@ -35,14 +41,13 @@ def index():
     # The filter form (country and flavour choices) only appears on the full page.
     form = None if htmx.is_fragment_request() else CatalogForm(query)
     context = {"query": query, "pagination": pagination, "form": form,
-               "sort_labels": SORT_LABELS}
-    if request.args.get("more") and htmx.is_fragment_request():
-        response = htmx.render("coffees/index.html", "coffees/_more.html", **context)
-    else:
-        response = htmx.render("coffees/index.html", "coffees/_results.html", **context)
-    if htmx.is_fragment_request():
-        # The URL names exactly what is shown, without empty or internal arguments.
-        response.headers["HX-Push-Url"] = url_for("coffees.index", **query.args())
+               "sort_labels": SORT_LABELS, "page_url": partial(catalog_url, query)}
+    if not htmx.is_fragment_request():
+        return htmx.render("coffees/index.html", "coffees/_results.html", **context)
+    fragment = "coffees/_more.html" if request.args.get("more") else "coffees/_results.html"
+    response = htmx.fragment_response(render_results(fragment, **context))
+    # The URL names exactly what is shown, without empty or internal arguments.
+    response.headers["HX-Push-Url"] = catalog_url(query)
     return response
 
 
@@ -180,8 +185,18 @@ def _field_error(form, err: ServiceError) -> None:
 
 @bp.app_template_global()
 def catalog_url(query: CatalogQuery, **changes) -> str:
-    """The catalog URL for ``query`` with some values changed."""
-    return url_for("coffees.index", **query.args(**changes))
+    """The catalog URL for ``query`` with some values changed.
+
+    The same URL url_for builds, for a fraction of its cost: a catalog fragment
+    holds a dozen of them.
+    """
+    if "catalog_path" not in g:
+        g.catalog_path = url_for("coffees.index")
+    args = query.args(**changes)
+    return g.catalog_path + ("?" + urlencode(list(args.items()), safe=URL_SAFE) if args else "")
+
+
+bp.add_app_template_global(render_cards, "coffee_cards")
 
 
 @bp.app_template_global()

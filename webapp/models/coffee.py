@@ -23,6 +23,7 @@ ROASTS = Vocabulary({
 })
 NAME_MAX = 120
 TEXT_MAX = 5000
+TERM_MAX = 64
 ALTITUDE_MAX = 6000
 
 
@@ -62,8 +63,8 @@ class Coffee(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Roaster and name, lowercased without spaces: one row per real coffee.
     dedupe_key: Mapped[str] = mapped_column(String(2 * NAME_MAX + 1))
-    # Lowercased name, roaster, region, producer, country and note labels in every
-    # language, so that "et" or "эфи" finds Ethiopian coffees with one LIKE.
+    # Lowercased words of the name, roaster, region, producer, country and note labels
+    # in every language; its distinct words are the coffee's rows in coffee_terms.
     search_text: Mapped[str] = mapped_column(Text, default="")
 
     # Aggregates of the reviews, kept by the review service in the same transaction.
@@ -89,6 +90,8 @@ class Coffee(db.Model):
     note_links: Mapped[list["CoffeeNote"]] = relationship(
         back_populates="coffee", cascade="all, delete-orphan", passive_deletes=True,
         order_by="CoffeeNote.position", lazy="raise_on_sql")
+    term_links: Mapped[list["CoffeeTerm"]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True)
 
     def __repr__(self) -> str:
         return f"<Coffee {self.roaster} / {self.name}>"
@@ -125,8 +128,25 @@ class CoffeeNote(db.Model):
     coffee: Mapped[Coffee] = relationship(back_populates="note_links")
 
 
+# Byte order on PostgreSQL too, so that a word prefix is a plain range of the index
+# (SQLite compares bytes already).
+TermString = String(TERM_MAX).with_variant(String(TERM_MAX, collation="C"), "postgresql")
+
+
+class CoffeeTerm(db.Model):
+    """One distinct word of a coffee's search text: "et" finds coffees with a term in
+    ["et", "eu"), one range of the primary key, for the page and its count alike."""
+
+    __tablename__ = "coffee_terms"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    term: Mapped[str] = mapped_column(TermString, primary_key=True)
+    coffee_id: Mapped[int] = mapped_column(ForeignKey("coffees.id", ondelete="CASCADE"),
+                                           primary_key=True, index=True)
+
+
 # Sorts and filters of the catalog, each served by an index.
-Index("ix_coffees_rating_bayes", Coffee.rating_bayes, Coffee.id)
+Index("ix_coffees_rating_bayes", Coffee.rating_bayes, Coffee.rating_count, Coffee.id)
 Index("ix_coffees_rating_count", Coffee.rating_count, Coffee.id)
 Index("ix_coffees_name_lower", func.lower(Coffee.name), Coffee.id)
 Index("ix_coffee_notes_tag", CoffeeNote.tag, CoffeeNote.coffee_id)

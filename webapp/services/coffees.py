@@ -2,17 +2,22 @@
 import difflib
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, or_, select
+from flask_sqlalchemy.pagination import Pagination
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import countries, flavours
 from webapp.extensions import db
-from webapp.models import PROCESSES, ROASTS, Coffee, CoffeeNote, User
-from webapp.models.coffee import ALTITUDE_MAX, NAME_MAX, TEXT_MAX
-from webapp.services import Forbidden, NotFound, ServiceError, contains_pattern
+from webapp.lru import LRU, app_cache
+from webapp.models import PROCESSES, ROASTS, Coffee, CoffeeNote, CoffeeTerm, User
+from webapp.models.base import utcnow
+from webapp.models.coffee import ALTITUDE_MAX, NAME_MAX, TERM_MAX, TEXT_MAX
+from webapp.services import Forbidden, NotFound, ServiceError
 
 MAX_NOTES = 8
 SORTS = ("top", "reviews", "newest", "name")
@@ -55,18 +60,42 @@ def _words(text: str) -> list[str]:
 
 
 def search_text(data: CoffeeData | Coffee) -> str:
-    """Lowercase words with a leading space each, so ``LIKE '% et%'`` finds word starts."""
+    """Lowercase words of everything a search looks at, each with a leading space."""
     parts = [data.name, data.roaster, data.region, data.producer, data.variety,
              countries.search_words(data.origin), flavours.search_words(data.notes)]
     return " " + " ".join(_words(" ".join(parts)))
 
 
-def _word_start(word: str):
-    """A LIKE on the search column matching a word that starts with ``word``.
+def search_terms(text: str) -> list[str]:
+    """The distinct words of a search text, as stored in coffee_terms."""
+    return sorted({word[:TERM_MAX] for word in text.split()})
 
-    (Measured: SQLite's instr() is slower than this LIKE on the bench data.)
+
+def _prefix_range(word: str) -> tuple[str, str]:
+    """The terms starting with ``word``: ``[word, upper)``.
+
+    Terms compare byte-wise (see CoffeeTerm), so the prefix "et" is the range
+    ["et", "eu"): the last character, incremented, bounds it.
     """
-    return Coffee.search_text.like("% " + contains_pattern(word)[1:], escape="\\")
+    word = word[:TERM_MAX]
+    last = ord(word[-1])
+    return word, word[:-1] + chr(last + 1) if last < 0x10FFFF else word + chr(last)
+
+
+def _has_term(low, high):
+    """Coffees with a term in ``[low, high)``: one range scan of coffee_terms."""
+    return Coffee.id.in_(select(CoffeeTerm.coffee_id)
+                         .where(CoffeeTerm.term >= low, CoffeeTerm.term < high))
+
+
+def _word_start(word: str):
+    return _has_term(*_prefix_range(word))
+
+
+def set_terms(coffee: Coffee) -> None:
+    """Bring the coffee's rows in coffee_terms in line with its search text."""
+    old = {link.term: link for link in coffee.term_links}
+    coffee.term_links = [old.get(t) or CoffeeTerm(term=t) for t in search_terms(coffee.search_text)]
 
 
 def clean(data: CoffeeData) -> CoffeeData:
@@ -147,7 +176,7 @@ def create_coffee(user_id: int, data: CoffeeData) -> Coffee:
     existing = find_duplicate(data.roaster, data.name)
     if existing is not None:
         raise DuplicateCoffee(existing)
-    coffee = Coffee(added_by_id=user_id, note_links=[])
+    coffee = Coffee(added_by_id=user_id, note_links=[], term_links=[])
     _assign(coffee, data)
     db.session.add(coffee)
     _commit_unique(data)
@@ -184,6 +213,7 @@ def delete_coffee(coffee_id: int, acting_user_id: int) -> None:
         raise Forbidden(_l("Only moderators can delete coffees."))
     db.session.delete(coffee)
     db.session.commit()
+    catalog_changed()
 
 
 def can_edit(coffee: Coffee, user) -> bool:
@@ -204,7 +234,10 @@ def _assign(coffee: Coffee, data: CoffeeData) -> None:
                 "roast", "altitude", "description"):
         setattr(coffee, key, getattr(data, key))
     coffee.dedupe_key = dedupe_key(data.roaster, data.name)
+    # Set even when only the notes change: rendered cards are cached by it.
+    coffee.updated_at = utcnow()
     coffee.search_text = search_text(data)
+    set_terms(coffee)
     old = {link.tag: link for link in coffee.note_links}
     coffee.note_links = [old.get(tag) or CoffeeNote(tag=tag) for tag in data.notes]
     for position, link in enumerate(coffee.note_links):
@@ -214,6 +247,7 @@ def _assign(coffee: Coffee, data: CoffeeData) -> None:
 def _commit_unique(data: CoffeeData) -> None:
     try:
         db.session.commit()
+        catalog_changed()
     except IntegrityError:  # someone added the same coffee a moment ago
         db.session.rollback()
         existing = find_duplicate(data.roaster, data.name)
@@ -258,25 +292,116 @@ class CatalogQuery:
                 and not (k == "sort" and v == "top")}
 
 
-def search_catalog(query: CatalogQuery, per_page: int):
-    """One page of coffees; a fixed number of queries whatever the page size."""
-    stmt = select(Coffee).options(selectinload(Coffee.note_links))
-    for word in _words(query.q)[:8]:
-        stmt = stmt.where(_word_start(word))
-    if query.origin:
-        stmt = stmt.where(Coffee.origin == query.origin)
-    if query.process:
-        stmt = stmt.where(Coffee.process == query.process)
-    if query.roast:
-        stmt = stmt.where(Coffee.roast == query.roast)
+class CatalogPage(Pagination):
+    """A page of the catalog whose items are light rows: id and ``updated_at``.
+
+    The cards are rendered from those (see webapp.coffees.cards), which load the
+    full coffees only for cards not rendered before. The total comes from the
+    count cache when it can (see ``count_matches``).
+    """
+
+    def _query_items(self) -> list:
+        query = self._query_args["query"]
+        shape, params = _shape(query)
+        params.update(limit=self.per_page, offset=self._query_offset)
+        return db.session.connection().execute(_statement(shape, query.sort), params).all()
+
+    def _query_count(self) -> int:
+        return count_matches(self._query_args["query"])
+
+
+def _shape(query: CatalogQuery) -> tuple[tuple, dict]:
+    """Which conditions the query has, and their values as bound parameters."""
+    words = _words(query.q)[:8]
+    params = {}
+    for i, word in enumerate(words):
+        params[f"low{i}"], params[f"high{i}"] = _prefix_range(word)
+    for name in ("origin", "process", "roast"):
+        if getattr(query, name):
+            params[name] = getattr(query, name)
     if query.flavour:
-        tagged = select(CoffeeNote.coffee_id).where(
-            CoffeeNote.tag.in_(sorted(flavours.subtree(query.flavour))))
-        stmt = stmt.where(Coffee.id.in_(tagged))
+        params["tags"] = sorted(flavours.subtree(query.flavour))
     if query.min_rating is not None:
-        stmt = stmt.where(Coffee.rating_mean >= query.min_rating)
-    stmt = stmt.order_by(*_ORDER[query.sort])
-    return db.paginate(stmt, page=query.page, per_page=per_page, error_out=False)
+        params["min_rating"] = query.min_rating
+    shape = (len(words), *(name in params for name in
+                           ("origin", "process", "roast", "tags", "min_rating")))
+    return shape, params
+
+
+@lru_cache(maxsize=None)
+def _statement(shape: tuple, sort: str | None):
+    """The page statement for a sort, or the count (``sort=None``), for a query shape.
+
+    Built once per shape (at most 9 x 32 x 5 of them) with bound parameters, so a
+    request only binds values: SQLAlchemy keeps each statement's cache key.
+    """
+    words, origin, process, roast, tags, min_rating = shape
+    conditions = [_has_term(bindparam(f"low{i}"), bindparam(f"high{i}")) for i in range(words)]
+    for present, column in ((origin, Coffee.origin), (process, Coffee.process),
+                            (roast, Coffee.roast)):
+        if present:
+            conditions.append(column == bindparam(column.key))
+    if tags:
+        tagged = CoffeeNote.tag.in_(bindparam("tags", expanding=True))
+        if sort is None:
+            # Counting visits every tagged coffee: collect their ids once.
+            conditions.append(Coffee.id.in_(select(CoffeeNote.coffee_id).where(tagged)))
+        else:
+            # A page walks the sort's index and stops after a page: probe per coffee.
+            conditions.append(select(CoffeeNote.coffee_id).where(
+                CoffeeNote.coffee_id == Coffee.id, tagged).exists())
+    if min_rating:
+        conditions.append(Coffee.rating_mean >= bindparam("min_rating"))
+    if sort is None:
+        return select(func.count()).select_from(Coffee).where(*conditions)
+    return (select(Coffee.id, Coffee.updated_at).where(*conditions).order_by(*_ORDER[sort])
+            .limit(bindparam("limit")).offset(bindparam("offset")))
+
+
+def search_catalog(query: CatalogQuery, per_page: int) -> CatalogPage:
+    """One page of the catalog: one query for the rows, one for the count unless
+    the count cache has it; whatever the page size."""
+    return CatalogPage(page=query.page, per_page=per_page, error_out=False, query=query)
+
+
+def count_matches(query: CatalogQuery) -> int:
+    """How many coffees match the query's words and filters (sort and page aside).
+
+    Counting visits every match, so totals are kept per process for
+    CATALOG_COUNT_TTL seconds: paging and re-sorting a search reuse its total.
+    Writes through this process clear them at once (``catalog_changed``); other
+    processes see a changed total within the TTL. The rows of a page are never
+    cached.
+    """
+    key = (query.q, query.origin, query.process, query.roast, query.flavour, query.min_rating)
+    cache = _count_cache()
+    total = cache.get(key) if cache is not None else None
+    if total is None:
+        shape, params = _shape(query)
+        total = db.session.connection().execute(_statement(shape, None), params).scalar()
+        if cache is not None:
+            cache.put(key, total)
+    return total
+
+
+def _count_cache() -> LRU | None:
+    ttl = current_app.config["CATALOG_COUNT_TTL"]
+    return app_cache("catalog_counts", 1024, ttl) if ttl else None
+
+
+def catalog_changed() -> None:
+    """Forget this process's catalog totals (after a coffee or a rating changed)."""
+    cache = current_app.extensions.get("catalog_counts")
+    if cache is not None:
+        cache.clear()
+
+
+def coffees_by_id(ids: list[int]) -> dict[int, Coffee]:
+    """The coffees with these ids, with their notes, in two queries."""
+    if not ids:
+        return {}
+    stmt = select(Coffee).where(Coffee.id.in_(ids)).options(selectinload(Coffee.note_links))
+    return {coffee.id: coffee for coffee in db.session.scalars(stmt)}
 
 
 _ORDER = {

@@ -12,6 +12,7 @@ from webapp.extensions import db
 from webapp.models import BREW_METHODS, Coffee, Review, ReviewTag, User
 from webapp.models.coffee import TEXT_MAX
 from webapp.services import Forbidden, NotFound, ServiceError
+from webapp.services import coffees as coffee_service
 
 SORTS = ("newest", "highest")
 coffees = Coffee.__table__
@@ -67,6 +68,7 @@ def save_review(coffee_id: int, user_id: int, rating, brew_method: str,
     db.session.flush()
     _apply_rating(coffee_id, old, value)
     db.session.commit()
+    coffee_service.catalog_changed()
     return own_review(coffee_id, user_id), created
 
 
@@ -85,6 +87,7 @@ def delete_review(review_id: int, acting_user_id: int) -> int:
     db.session.flush()
     _apply_rating(coffee_id, rating, None)
     db.session.commit()
+    coffee_service.catalog_changed()
     return coffee_id
 
 
@@ -254,3 +257,4 @@ def recompute_aggregates(coffee_ids: list[int] | None = None) -> None:
     db.session.execute(update(coffees).where(target).values(
         _scores(coffees.c.rating_count, coffees.c.rating_sum)))
     db.session.commit()
+    coffee_service.catalog_changed()
