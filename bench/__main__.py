@@ -28,6 +28,14 @@ CATALOG_PATHS = [
 ]
 TRIVIAL_PATHS = ["/healthz"]
 TARGET = 0.25
+READING = (Path(__file__).resolve().parent / "reading.md").read_text().strip()
+# The app as deployed; then searches the process has not seen (no cached totals or
+# fragments, cards rendered before); then every catalog cache off.
+VARIANTS = {
+    "as deployed": {},
+    "new searches": {"CATALOG_COUNT_TTL": "0", "FRAGMENT_CACHE_SIZE": "0"},
+    "caches off": {"CATALOG_COUNT_TTL": "0", "CARD_CACHE_SIZE": "0", "FRAGMENT_CACHE_SIZE": "0"},
+}
 
 
 def parse_args() -> argparse.Namespace:
@@ -72,14 +80,15 @@ def main() -> int:
             url = harness.pg_database(args.pg_server, "crema_bench")
         seeded = harness.ensure_dataset(url, args.coffees, args.reviews)
         print(f"[{backend}] data set ready ({seeded})", flush=True)
-        with harness.gunicorn(url, args.workers) as base:
-            result = measure(base, args)
-        result.update(backend=backend, seeded=seeded)
-        print(f"[{backend}] trivial {result['trivial']:.0f} req/s, catalog "
-              f"{result['catalog']:.0f} req/s, ratio {result['ratio']:.2f}", flush=True)
-        rows.append(result)
+        for variant, settings in VARIANTS.items():
+            with harness.gunicorn(url, args.workers, settings) as base:
+                result = measure(base, args)
+            result.update(backend=backend, variant=variant, seeded=seeded)
+            print(f"[{backend}, {variant}] trivial {result['trivial']:.0f} req/s, catalog "
+                  f"{result['catalog']:.0f} req/s, ratio {result['ratio']:.2f}", flush=True)
+            rows.append(result)
     write_report(Path(args.output), rows, args)
-    failed = [r["backend"] for r in rows if r["ratio"] < TARGET]
+    failed = [r["backend"] for r in rows if r["variant"] == "as deployed" and r["ratio"] < TARGET]
     if failed:
         print(f"below the {TARGET} target on: {', '.join(failed)}")
     return 0
@@ -109,17 +118,26 @@ def write_report(path: Path, rows: list[dict], args) -> None:
     lines += [f"  - `{p}`" for p in CATALOG_PATHS]
     lines += [
         "",
-        f"Target: the catalog reaches at least {TARGET} of the trivial route's throughput.",
+        f"Target: the catalog, as deployed, reaches at least {TARGET} of the trivial route's "
+        "throughput. The other rows run the same server with some caches off (see "
+        "\"Reading these figures\"):",
         "",
-        "| backend | trivial req/s | catalog req/s | ratio | ratio per round | target met |",
-        "| --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    lines += [f"- *{name}*: `{' '.join(f'{k}={v}' for k, v in settings.items())}`"
+              for name, settings in VARIANTS.items() if settings]
+    lines += [
+        "",
+        "| backend | app | trivial req/s | catalog req/s | ratio | ratio per round | target met |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
     ]
     for r in rows:
         per_round = ", ".join(f"{x:.2f}" for x in r["ratios"])
-        lines.append(f"| {r['backend']} | {r['trivial']:.0f} | {r['catalog']:.0f} | "
-                     f"{r['ratio']:.2f} | {per_round} | {'yes' if r['ratio'] >= TARGET else 'no'} |")
+        met = ("yes" if r["ratio"] >= TARGET else "no") if r["variant"] == "as deployed" else "-"
+        lines.append(f"| {r['backend']} | {r['variant']} | {r['trivial']:.0f} | "
+                     f"{r['catalog']:.0f} | {r['ratio']:.2f} | {per_round} | {met} |")
     lines += ["", "Seeding times (when this run built the data set):", ""]
-    lines += [f"- {r['backend']}: {r['seeded']}" for r in rows]
+    lines += [f"- {r['backend']}: {r['seeded']}" for r in rows if r["variant"] == "as deployed"]
+    lines += ["", READING]
     lines.append("")
     path.write_text("\n".join(lines))
     print(f"wrote {path}")

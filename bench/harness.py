@@ -86,10 +86,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(url: str, workers: int):
-    """Serve the app with gunicorn's gevent worker; yield its base URL."""
+def gunicorn(url: str, workers: int, settings: dict | None = None):
+    """Serve the app with gunicorn's gevent worker (``settings`` added to its
+    environment); yield its base URL."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-" + "x" * 32}
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-" + "x" * 32,
+           **(settings or {})}
     env.pop("REDIS_URL", None)
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
