@@ -102,7 +102,11 @@ def test_unknown_ids(logged_in):
 
 def test_anonymous_sees_a_login_prompt(client, coffee):
     page = text(client.get(f"/coffees/{coffee.id}"))
-    assert "to rate this coffee" in page and 'name="rating"' not in page
+    login = f'<a href="/auth/login?next=/coffees/{coffee.id}">'
+    assert f'{login}Log in</a> or <a href="/auth/register">sign up</a> to rate this coffee.' in page
+    assert 'name="rating"' not in page
+    russian = text(client.get(f"/coffees/{coffee.id}", headers={"Accept-Language": "ru"}))
+    assert f'{login}Войдите</a> или <a href="/auth/register">зарегистрируйтесь</a>' in russian
     response = client.post(f"/coffees/{coffee.id}/reviews", data=GOOD, headers=HX)
     assert response.status_code == 204 and "/auth/login" in response.headers["HX-Redirect"]
 
