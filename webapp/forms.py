@@ -1,5 +1,12 @@
 """Form helpers shared by the feature packages."""
+from wtforms import SelectChoice
+
 from webapp.services import ServiceError
+
+
+def options(pairs) -> list[SelectChoice]:
+    """``(value, label)`` pairs as choices for a select or radio field."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 def show_service_error(form, err: ServiceError) -> None:

@@ -6,6 +6,7 @@ from wtforms import (IntegerField, SearchField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from webapp import countries, flavours
+from webapp.forms import options
 from webapp.models import PROCESSES, ROASTS
 from webapp.models.coffee import ALTITUDE_MAX, NAME_MAX, TEXT_MAX
 from webapp.services.coffees import MAX_NOTES, CatalogQuery, CoffeeData
@@ -28,18 +29,18 @@ class CatalogForm(FlaskForm):
     roast = SelectField(_l("Roast"))
     flavour = SelectField(_l("Flavour"))
     min_rating = SelectField(_l("Rating"))
-    sort = SelectField(_l("Sort by"), choices=list(SORT_LABELS.items()))
+    sort = SelectField(_l("Sort by"), choices=options(SORT_LABELS.items()))
 
     def __init__(self, query: CatalogQuery) -> None:
         data = {**query.__dict__, "process_": query.process,
                 "min_rating": query.args().get("min_rating", "")}
         super().__init__(formdata=None, data=data)
-        self.origin.choices = [("", _l("Any origin"))] + countries.choices()
-        self.process_.choices = [("", _l("Any process"))] + list(PROCESSES.items())
-        self.roast.choices = [("", _l("Any roast"))] + list(ROASTS.items())
-        self.flavour.choices = [("", _l("Any flavour"))] + flavour_choices()
-        self.min_rating.choices = [("", _l("Any rating")), ("3", "3+ ★"), ("3.5", "3.5+ ★"),
-                                   ("4", "4+ ★"), ("4.5", "4.5+ ★")]
+        self.origin.choices = options([("", _l("Any origin")), *countries.choices()])
+        self.process_.choices = options([("", _l("Any process")), *PROCESSES.items()])
+        self.roast.choices = options([("", _l("Any roast")), *ROASTS.items()])
+        self.flavour.choices = options([("", _l("Any flavour")), *flavour_choices()])
+        self.min_rating.choices = options([("", _l("Any rating")), ("3", "3+ ★"), ("3.5", "3.5+ ★"),
+                                           ("4", "4+ ★"), ("4.5", "4.5+ ★")])
 
 
 def flavour_choices() -> list[tuple[str, str]]:
@@ -58,20 +59,20 @@ class CoffeeForm(FlaskForm):
     producer = StringField(_l("Farm or producer"), validators=[Optional(), Length(max=NAME_MAX)])
     variety = StringField(_l("Variety"), validators=[Optional(), Length(max=NAME_MAX)],
                           description=_l("For example Heirloom, SL28, Gesha, Bourbon."))
-    process_ = SelectField(_l("Process"), choices=list(PROCESSES.items()),
+    process_ = SelectField(_l("Process"), choices=options(PROCESSES.items()),
                            validators=[DataRequired()], name="process")
-    roast = SelectField(_l("Roast level"), choices=list(ROASTS.items()),
+    roast = SelectField(_l("Roast level"), choices=options(ROASTS.items()),
                         validators=[DataRequired()])
     altitude = IntegerField(_l("Altitude (metres)"),
                             validators=[Optional(), NumberRange(0, ALTITUDE_MAX)])
-    notes = SelectMultipleField(_l("Roaster's tasting notes"), choices=flavours.choices(),
+    notes = SelectMultipleField(_l("Roaster's tasting notes"), choices=options(flavours.choices()),
                                 description=_l("Up to %(n)d flavours from the bag.", n=MAX_NOTES))
     description = TextAreaField(_l("Description"), validators=[Length(max=TEXT_MAX)],
                                 render_kw={"rows": 4})
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.origin.choices = [("", _l("Choose a country…"))] + countries.choices()
+        self.origin.choices = options([("", _l("Choose a country…")), *countries.choices()])
 
     def to_data(self) -> CoffeeData:
         return CoffeeData(

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from webapp.forms import options
 from webapp.services.users import MIN_PASSWORD
 
 
@@ -16,9 +17,8 @@ class SettingsForm(FlaskForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.locale.choices = [("", _l("Automatic (from your browser)"))] + list(
-            current_app.config["LANGUAGES"].items()
-        )
+        self.locale.choices = options([("", _l("Automatic (from your browser)")),
+                                       *current_app.config["LANGUAGES"].items()])
 
 
 class PasswordForm(FlaskForm):

@@ -5,6 +5,7 @@ from wtforms import RadioField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from webapp import flavours
+from webapp.forms import options
 from webapp.models import BREW_METHODS
 from webapp.models.coffee import TEXT_MAX
 
@@ -12,11 +13,11 @@ RATINGS = [f"{n / 2:g}" for n in range(1, 11)]
 
 
 class ReviewForm(FlaskForm):
-    rating = RadioField(_l("Your rating"), choices=[(r, r) for r in RATINGS],
+    rating = RadioField(_l("Your rating"), choices=options((r, r) for r in RATINGS),
                         validators=[InputRequired(message=_l("Choose a rating from 0.5 to 5 stars."))])
-    brew_method = SelectField(_l("Brewed with"), choices=list(BREW_METHODS.items()),
+    brew_method = SelectField(_l("Brewed with"), choices=options(BREW_METHODS.items()),
                               validators=[InputRequired()])
-    tags = SelectMultipleField(_l("Flavours you found"), choices=flavours.choices(),
+    tags = SelectMultipleField(_l("Flavours you found"), choices=options(flavours.choices()),
                                description=_l("Up to %(n)d.", n=flavours.MAX_TAGS))
     body = TextAreaField(_l("Your notes"), validators=[Length(max=TEXT_MAX)],
                          description=_l("Plain text, up to %(n)d characters.", n=TEXT_MAX),
