@@ -33,3 +33,13 @@ def test_size_zero_keeps_nothing_and_clear_empties():
     cache.put("a", 1)
     cache.clear()
     assert cache.get("a") is None
+
+
+def test_a_value_computed_before_a_clear_is_not_kept():
+    cache = LRU(5)
+    before = cache.generation
+    cache.clear()  # a write happened while the value was being computed
+    cache.put("total", 7, before)
+    assert cache.get("total") is None
+    cache.put("total", 8, cache.generation)
+    assert cache.get("total") == 8

@@ -12,6 +12,8 @@ class LRU:
 
     def __init__(self, size: int, ttl: float | None = None) -> None:
         self.size, self.ttl = size, ttl
+        # Counts the clears: read it before computing a value, pass it to put().
+        self.generation = 0
         self._data: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
 
@@ -27,9 +29,13 @@ class LRU:
             self._data.move_to_end(key)
             return value
 
-    def put(self, key, value) -> None:
+    def put(self, key, value, generation: int | None = None) -> None:
+        """Keep ``value``; with ``generation``, only if nothing cleared the cache since
+        that generation was read (the value may predate the change that cleared it)."""
         expires = None if self.ttl is None else time.monotonic() + self.ttl
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             self._data[key] = (value, expires)
             self._data.move_to_end(key)
             while len(self._data) > self.size:
@@ -38,6 +44,7 @@ class LRU:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self.generation += 1
 
     def __len__(self) -> int:
         return len(self._data)

@@ -377,10 +377,12 @@ def count_matches(query: CatalogQuery) -> int:
     cache = _count_cache()
     total = cache.get(key) if cache is not None else None
     if total is None:
+        generation = cache.generation if cache is not None else None
         shape, params = _shape(query)
         total = db.session.connection().execute(_statement(shape, None), params).scalar()
         if cache is not None:
-            cache.put(key, total)
+            # Not kept if a write cleared the totals while this one was counted.
+            cache.put(key, total, generation)
     return total
 
 
