@@ -1,7 +1,7 @@
 """flask seed: the demo catalog, idempotent, and the benchmark data set with small numbers."""
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from webapp.models import Coffee, Review, ReviewTag, User
+from webapp.models import Coffee, CoffeeTerm, Review, ReviewTag, User
 from webapp.services.reviews import recompute_aggregates
 
 
@@ -62,3 +62,30 @@ def test_recompute_and_reindex_commands(runner, db, make_coffee):
     assert runner.invoke(args=["coffees", "reindex"]).exit_code == 0
     db.session.expire_all()
     assert "ethiopia" in db.session.scalar(select(Coffee.search_text))
+
+
+def test_reindex_rebuilds_the_terms_and_the_planner_statistics(runner, db, make_coffee):
+    make_coffee("Kochere")
+    db.session.execute(CoffeeTerm.__table__.delete())
+    db.session.commit()
+    analyzed(db)
+    before = analyzed(db)  # on SQLite 0: the first call forgot earlier statistics
+    result = runner.invoke(args=["coffees", "reindex"])
+    assert result.exit_code == 0 and "planner statistics refreshed" in result.output
+    assert "kochere" in db.session.scalars(select(CoffeeTerm.term)).all()
+    assert analyzed(db) > before
+
+
+def analyzed(db) -> int:
+    """PostgreSQL: how often the coffees table was analyzed. SQLite keeps no such count:
+    its statistics rows for coffees, which this forgets for the next call."""
+    if db.engine.dialect.name != "sqlite":
+        db.session.execute(text("SELECT pg_stat_clear_snapshot()"))
+        return db.session.scalar(text(
+            "SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'coffees'"))
+    if not db.session.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")):
+        return 0
+    rows = db.session.scalar(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'coffees'"))
+    db.session.execute(text("DELETE FROM sqlite_stat1"))
+    db.session.commit()
+    return rows

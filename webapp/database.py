@@ -1,5 +1,5 @@
 """Engine set-up that depends on the backend."""
-from sqlalchemy import event
+from sqlalchemy import event, text
 
 from webapp.extensions import db
 
@@ -24,3 +24,14 @@ def _sqlite_pragmas(dbapi_connection, mmap_size: int) -> None:
     # benchmark data (bench/). The map is shared by every connection and process.
     cursor.execute(f"PRAGMA mmap_size={mmap_size}")
     cursor.close()
+
+
+def refresh_statistics() -> None:
+    """Fresh statistics for the query planner after a bulk change (seeding, reindexing);
+    on PostgreSQL also the visibility map, so that counts can use index-only scans."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        db.session.execute(text("ANALYZE"))
+        db.session.commit()

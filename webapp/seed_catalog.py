@@ -7,10 +7,11 @@ Real origins, regions, varieties and processes; invented roasters and farms.
 import random
 from datetime import timedelta
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from werkzeug.security import generate_password_hash
 
 from webapp import flavours
+from webapp.database import refresh_statistics
 from webapp.extensions import db
 from webapp.models import Coffee, CoffeeNote, CoffeeTerm, Review, ReviewTag, User
 from webapp.models.base import utcnow
@@ -247,20 +248,9 @@ def seed_benchmark(n_coffees: int, n_reviews: int, password_hash: str, rng_seed:
     insert_reviews(reviews)
     db.session.commit()
     review_service.recompute_aggregates()
-    _refresh_statistics()
+    refresh_statistics()
     return [f"Benchmark: {len(coffees)} coffees and {len(reviews)} reviews added "
             f"by {pool} tasters."]
-
-
-def _refresh_statistics() -> None:
-    """Statistics for the planners, which otherwise guess on tables this size; on
-    PostgreSQL also the visibility map, so that counts can use index-only scans."""
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("VACUUM ANALYZE"))
-    else:
-        db.session.execute(text("ANALYZE"))
-        db.session.commit()
 
 
 def shared_password_hash(password: str, method: str) -> str:

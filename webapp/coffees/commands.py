@@ -4,6 +4,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp.coffees import bp
+from webapp.database import refresh_statistics
 from webapp.extensions import db
 from webapp.models import Coffee
 from webapp.services import coffees as coffee_service
@@ -20,11 +21,12 @@ def recompute() -> None:
 @bp.cli.command("reindex")
 def reindex() -> None:
     """Rebuild the search text and terms (after the translations of countries or flavours
-    change)."""
+    change, or a bulk import), then refresh the planner's statistics."""
     coffees = db.session.scalars(select(Coffee).options(
         selectinload(Coffee.note_links), selectinload(Coffee.term_links))).all()
     for coffee in coffees:
         coffee.search_text = coffee_service.search_text(coffee)
         coffee_service.set_terms(coffee)
     db.session.commit()
-    click.echo(f"{len(coffees)} coffees reindexed.")
+    refresh_statistics()
+    click.echo(f"{len(coffees)} coffees reindexed; planner statistics refreshed.")
