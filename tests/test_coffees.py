@@ -233,3 +233,17 @@ def test_edit_link_only_for_those_allowed(scene, actor, can_edit):
 def test_forbidden_from_htmx_shows_the_error_in_flashes(scene):
     response = scene["act"]("other").post(f"/coffees/{scene['coffee'].id}/delete", headers=HX)
     assert response.status_code == 403 and response.headers["HX-Retarget"] == "#flashes"
+
+
+def test_service_errors_land_on_the_field_of_that_html_name(app):
+    from webapp.coffees.forms import CoffeeForm
+    from webapp.forms import show_service_error
+    from webapp.services import ServiceError
+
+    with app.test_request_context(method="POST"):
+        form = CoffeeForm()
+        form.validate()  # as the routes do: the fields' error lists exist from here on
+        show_service_error(form, ServiceError("Choose a process.", field="process"))
+        show_service_error(form, ServiceError("Something else.", field="nonexistent"))
+        assert form.process_.errors[-1] == "Choose a process."
+        assert form.form_errors == ["Something else."]

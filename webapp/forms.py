@@ -10,6 +10,9 @@ def options(pairs) -> list[SelectChoice]:
 
 
 def show_service_error(form, err: ServiceError) -> None:
-    """Show a service's refusal next to the field it names, else above the form."""
-    field = form._fields.get(err.field or "")
+    """Show a service's refusal next to the field it names, else above the form.
+
+    Services name fields as the HTML does (a form's ``process_`` is "process").
+    """
+    field = next((f for f in form if f.name == err.field), None) if err.field else None
     (field.errors if field is not None else form.form_errors).append(err.message)

@@ -12,6 +12,7 @@ from webapp import countries, flavours, htmx
 from webapp.coffees import bp
 from webapp.coffees.cards import render_cards, render_results
 from webapp.coffees.forms import SORT_LABELS, CatalogForm, CoffeeForm
+from webapp.forms import show_service_error
 from webapp.models import BREW_METHODS
 from webapp.reviews.forms import ReviewForm
 from webapp.services import Forbidden, NotFound, ServiceError
@@ -114,7 +115,7 @@ def new():
 @login_required
 def edit(coffee_id: int):
     """:raise 404: unknown coffee. :raise 403: neither its creator nor a moderator."""
-    coffee = _get_or_404(coffee_id)
+    coffee = coffee_or_404(coffee_id)
     if not coffee_service.can_edit(coffee, current_user):
         abort(403)
     form = CoffeeForm(obj=coffee if request.method == "GET" else None)
@@ -166,7 +167,8 @@ def similar():
                        exact=exact, matches=matches)
 
 
-def _get_or_404(coffee_id: int):
+def coffee_or_404(coffee_id: int):
+    """The coffee with its notes. :raise 404: unknown coffee."""
     try:
         return coffee_service.get_coffee(coffee_id)
     except NotFound:
@@ -174,13 +176,9 @@ def _get_or_404(coffee_id: int):
 
 
 def _field_error(form, err: ServiceError) -> None:
-    field = form._fields.get("process_" if err.field == "process" else err.field or "")
     if isinstance(err, DuplicateCoffee):
         form.duplicate = err.existing
-    if field is not None:
-        field.errors.append(err.message)
-    else:
-        form.form_errors.append(err.message)
+    show_service_error(form, err)
 
 
 @bp.app_template_global()

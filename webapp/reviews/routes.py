@@ -6,11 +6,11 @@ from flask_login import current_user, login_required
 from webapp import htmx
 # A module reference, not a name: the two route modules import each other.
 from webapp.coffees import routes as coffee_routes
+from webapp.forms import show_service_error
 from webapp.profiles.routes import profile_context
 from webapp.reviews import bp
 from webapp.reviews.forms import ReviewForm
 from webapp.services import Forbidden, NotFound, ServiceError
-from webapp.services import coffees as coffee_service
 from webapp.services import reviews as review_service
 
 PAGE = "coffees/show.html"
@@ -35,7 +35,7 @@ def save(coffee_id: int):
 
     :raise 404: unknown coffee. :raise 422: invalid input, nothing saved.
     """
-    _coffee_or_404(coffee_id)
+    coffee_routes.coffee_or_404(coffee_id)
     form = ReviewForm()
     if not form.validate():
         return _invalid(coffee_id, form)
@@ -46,8 +46,7 @@ def save(coffee_id: int):
     except NotFound:
         abort(404)
     except ServiceError as err:
-        field = getattr(form, err.field or "", None)
-        (field.errors if field is not None else form.form_errors).append(err.message)
+        show_service_error(form, err)
         return _invalid(coffee_id, form)
     if htmx.is_fragment_request():
         return htmx.render(PAGE, "reviews/_saved.html",
@@ -94,13 +93,6 @@ def by_user(username: str):
     """
     context = profile_context(username)
     return htmx.render("profiles/show.html", "reviews/_user_reviews.html", **context)
-
-
-def _coffee_or_404(coffee_id: int) -> None:
-    try:
-        coffee_service.get_coffee(coffee_id)
-    except NotFound:
-        abort(404)
 
 
 def _invalid(coffee_id: int, form: ReviewForm):
