@@ -6,7 +6,6 @@ Tags are stored by slug. Every node can be a tag: a taster who only finds
 from dataclasses import dataclass
 from functools import cache
 
-from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 
 from webapp.i18n import Vocabulary
@@ -154,14 +153,4 @@ def choices() -> list[tuple[str, object]]:
 def search_words(slugs: list[str], locales=("en", "ru")) -> str:
     """Labels of the tags and of their ancestors in every locale, for the search column."""
     every = {s for slug in slugs if slug in FLAVOURS for s in [slug, *ancestors(slug)]}
-    return " ".join(_labels(s, tuple(locales)) for s in sorted(every))
-
-
-@cache
-def _labels(slug: str, locales: tuple[str, ...]) -> str:
-    # Cached: switching locale is slow and the seed asks for thousands of coffees.
-    words = []
-    for locale in locales:
-        with force_locale(locale):
-            words.append(str(FLAVOURS[slug].label))
-    return " ".join(words)
+    return " ".join(LABELS.label(s, locale) for s in sorted(every) for locale in locales)

@@ -35,8 +35,9 @@ class Vocabulary(dict):
         super().__init__(*args, **kwargs)
         self._translated: dict[str, dict[str, str]] = {}
 
-    def label(self, key: str) -> str:
-        locale = str(get_locale() or "en")
+    def label(self, key: str, locale: str | None = None) -> str:
+        """``key``'s label in ``locale`` (the request's language by default)."""
+        locale = locale or str(get_locale() or "en")
         labels = self._translated.get(locale)
         if labels is None:
             with force_locale(locale):

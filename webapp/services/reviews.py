@@ -104,14 +104,6 @@ def own_review(coffee_id: int, user_id: int | None) -> Review | None:
     return db.session.scalar(stmt)
 
 
-def get_review(review_id: int) -> Review:
-    """:raise NotFound: when there is no such review."""
-    review = db.session.get(Review, review_id)
-    if review is None:
-        raise NotFound(_l("No such review."))
-    return review
-
-
 def coffee_reviews(coffee_id: int, sort: str, page: int, per_page: int):
     order = ((Review.rating.desc(), Review.created_at.desc(), Review.id.desc())
              if sort == "highest" else (Review.created_at.desc(), Review.id.desc()))
@@ -142,7 +134,7 @@ class BrewAverage:
 
     @property
     def label(self) -> str:
-        return str(BREW_METHODS.get(self.method, self.method))
+        return BREW_METHODS.label(self.method)
 
 
 def brew_averages(coffee_id: int) -> list[BrewAverage]:
