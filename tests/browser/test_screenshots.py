@@ -40,17 +40,22 @@ def png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
 
 
+def screenshot(page, name: str) -> tuple[int, int]:
+    """The whole page, once its fonts are ready, saved as ``name``; its size in pixels."""
+    page.evaluate("document.fonts.ready")
+    path = SCREENSHOTS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=path, full_page=True)
+    return png_size(path)
+
+
 def test_home_screenshot(page, demo):
     page.goto("/")
     newest = list(reversed(demo))[:6]
     expect(page.locator(".member-list li strong")).to_have_text([u.name for u in newest])
     expect(page.locator(".member-list li").first).to_contain_text(
         f"@{newest[0].username} · {format_date(newest[0].created_at, 'medium', locale='en')}")
-    page.evaluate("document.fonts.ready")
-    path = SCREENSHOTS / "home.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=path, full_page=True)
-    width, height = png_size(path)
+    width, height = screenshot(page, "home.png")
     assert width == 1280 and height >= 600
 
 
@@ -61,11 +66,7 @@ def test_profile_screenshot(page, demo):
     expect(page.locator(".bio")).to_have_text(lena.bio)
     expect(page.locator("#profile")).to_contain_text(
         f"Member since {format_date(lena.created_at, 'long', locale='en')}")
-    page.evaluate("document.fonts.ready")
-    path = SCREENSHOTS / "profile.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=path, full_page=True)
-    width, _height = png_size(path)
+    width, _height = screenshot(page, "profile.png")
     assert width == 1280
 
 
