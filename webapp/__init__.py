@@ -22,6 +22,7 @@ def create_app(config: object | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_commands(app)
+    register_subscribers(app)
     return app
 
 
@@ -72,3 +73,13 @@ def register_hooks(app: Flask) -> None:
     from webapp import security
 
     security.init_headers(app)
+
+
+def register_subscribers(app: Flask) -> None:
+    """Who hears the domain events (webapp.events), after each commit."""
+    from webapp import events
+    from webapp.services import coffees
+
+    for signal in (events.coffee_changed, events.review_saved, events.review_deleted,
+                   events.ratings_recomputed):
+        events.connect(app, signal, coffees.catalog_changed)

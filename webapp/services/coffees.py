@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp import countries, flavours
+from webapp import countries, events, flavours
 from webapp.extensions import db
 from webapp.lru import LRU, app_cache
 from webapp.models import PROCESSES, ROASTS, Coffee, CoffeeNote, CoffeeTerm, User
@@ -179,7 +179,7 @@ def create_coffee(user_id: int, data: CoffeeData) -> Coffee:
     coffee = Coffee(added_by_id=user_id, note_links=[], term_links=[])
     _assign(coffee, data)
     db.session.add(coffee)
-    _commit_unique(data)
+    _commit_unique(data, coffee, "created")
     return get_coffee(coffee.id)
 
 
@@ -197,7 +197,7 @@ def update_coffee(coffee_id: int, acting_user_id: int, data: CoffeeData) -> Coff
     if existing is not None:
         raise DuplicateCoffee(existing)
     _assign(coffee, data)
-    _commit_unique(data)
+    _commit_unique(data, coffee, "updated")
     return get_coffee(coffee.id)
 
 
@@ -212,8 +212,8 @@ def delete_coffee(coffee_id: int, acting_user_id: int) -> None:
     if not can_delete(_user(acting_user_id)):
         raise Forbidden(_l("Only moderators can delete coffees."))
     db.session.delete(coffee)
+    events.record(events.coffee_changed, coffee_id=coffee_id, action="deleted")
     db.session.commit()
-    catalog_changed()
 
 
 def can_edit(coffee: Coffee, user) -> bool:
@@ -244,10 +244,11 @@ def _assign(coffee: Coffee, data: CoffeeData) -> None:
         link.position = position
 
 
-def _commit_unique(data: CoffeeData) -> None:
+def _commit_unique(data: CoffeeData, coffee: Coffee, action: str) -> None:
     try:
+        db.session.flush()
+        events.record(events.coffee_changed, coffee_id=coffee.id, action=action)
         db.session.commit()
-        catalog_changed()
     except IntegrityError:  # someone added the same coffee a moment ago
         db.session.rollback()
         existing = find_duplicate(data.roaster, data.name)
@@ -391,9 +392,9 @@ def _count_cache() -> LRU | None:
     return app_cache("catalog_counts", 1024, ttl) if ttl else None
 
 
-def catalog_changed() -> None:
-    """Forget this process's catalog totals (after a coffee or a rating changed)."""
-    cache = current_app.extensions.get("catalog_counts")
+def catalog_changed(app, **_event) -> None:
+    """Forget this process's catalog totals (subscribed to the catalog's events)."""
+    cache = app.extensions.get("catalog_counts")
     if cache is not None:
         cache.clear()
 

@@ -7,12 +7,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Float, case, cast, distinct, func, select, true, update
 from sqlalchemy.orm import selectinload
 
-from webapp import flavours
+from webapp import events, flavours
 from webapp.extensions import db
 from webapp.models import BREW_METHODS, Coffee, Review, ReviewTag, User
 from webapp.models.coffee import TEXT_MAX
 from webapp.services import Forbidden, NotFound, ServiceError
-from webapp.services import coffees as coffee_service
 
 SORTS = ("newest", "highest")
 coffees = Coffee.__table__
@@ -67,8 +66,9 @@ def save_review(coffee_id: int, user_id: int, rating, brew_method: str,
         link.position = position
     db.session.flush()
     _apply_rating(coffee_id, old, value)
+    events.record(events.review_saved, coffee_id=coffee_id, review_id=review.id,
+                  user_id=user_id, created=created)
     db.session.commit()
-    coffee_service.catalog_changed()
     return own_review(coffee_id, user_id), created
 
 
@@ -86,8 +86,9 @@ def delete_review(review_id: int, acting_user_id: int) -> int:
     db.session.delete(review)
     db.session.flush()
     _apply_rating(coffee_id, rating, None)
+    events.record(events.review_deleted, coffee_id=coffee_id, review_id=review_id,
+                  user_id=review.user_id)
     db.session.commit()
-    coffee_service.catalog_changed()
     return coffee_id
 
 
@@ -248,5 +249,5 @@ def recompute_aggregates(coffee_ids: list[int] | None = None) -> None:
                 **{f"hist_{n}": agg.c[f"h{n}"] for n in range(1, 11)}))
     db.session.execute(update(coffees).where(target).values(
         _scores(coffees.c.rating_count, coffees.c.rating_sum)))
+    events.record(events.ratings_recomputed, coffee_ids=coffee_ids)
     db.session.commit()
-    coffee_service.catalog_changed()
