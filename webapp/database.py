@@ -26,6 +26,19 @@ def _sqlite_pragmas(dbapi_connection, mmap_size: int) -> None:
     cursor.close()
 
 
+def locked(stmt):
+    """``stmt`` for reading rows this transaction is about to change, safe against
+    concurrent writers: ``FOR UPDATE`` on PostgreSQL (a concurrent transaction waits,
+    then sees the committed rows); on SQLite, which locks the whole database, the
+    transaction first takes the write lock with a write that changes nothing."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        # Must be the transaction's first write: pysqlite then begins it right here,
+        # so the reads below see everything committed before the lock was granted.
+        db.session.execute(text("UPDATE users SET id = id WHERE 0"))
+        return stmt
+    return stmt.with_for_update()
+
+
 def refresh_statistics() -> None:
     """Fresh statistics for the query planner after a bulk change (seeding, reindexing);
     on PostgreSQL also the visibility map, so that counts can use index-only scans."""

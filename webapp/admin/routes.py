@@ -10,7 +10,7 @@ from webapp import htmx
 from webapp.admin import bp
 from webapp.models import ROLES
 from webapp.templating import role_label
-from webapp.services import NotFound, ServiceError
+from webapp.services import Forbidden, NotFound, ServiceError
 from webapp.services import users as user_service
 
 
@@ -48,6 +48,8 @@ def set_role(user_id: int):
         user = user_service.set_role(user_id, request.form.get("role", ""), current_user.id)
     except NotFound:
         abort(404)
+    except Forbidden:  # demoted by another admin a moment ago
+        abort(403)
     except ServiceError as err:
         if not htmx.is_fragment_request():
             abort(422, description=err.message)

@@ -12,8 +12,19 @@ from webapp.services import reviews as review_service
 
 
 @bp.cli.command("recompute")
-def recompute() -> None:
+@click.option("--check", is_flag=True,
+              help="Only report aggregates that differ from the reviews; exit 1 if any.")
+def recompute(check: bool) -> None:
     """Rebuild every coffee's rating aggregates from its reviews (after changing CATALOG_*)."""
+    if check:
+        drift = review_service.rating_drift()
+        for d in drift:
+            click.echo(f"coffee {d.coffee_id} ({d.name}): {d.column} is {d.stored}, "
+                       f"its reviews say {d.expected}")
+        coffees = len({d.coffee_id for d in drift})
+        click.echo(f"{coffees} coffee(s) drifted." if drift else "No drift: every aggregate "
+                   "matches the reviews.")
+        raise SystemExit(1 if drift else 0)
     review_service.recompute_aggregates()
     click.echo("Rating aggregates recomputed.")
 

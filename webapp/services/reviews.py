@@ -4,12 +4,13 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Float, case, cast, distinct, func, select, true, update
+from sqlalchemy import Float, case, cast, distinct, func, literal, select, true, update
 from sqlalchemy.orm import selectinload
 
 from webapp import events, flavours
 from webapp.extensions import db
 from webapp.models import BREW_METHODS, Coffee, Review, ReviewTag, User
+from webapp.models.base import utcnow
 from webapp.models.coffee import TEXT_MAX
 from webapp.services import Forbidden, NotFound, ServiceError
 
@@ -51,11 +52,9 @@ def save_review(coffee_id: int, user_id: int, rating, brew_method: str,
     body = (body or "").strip().replace("\r\n", "\n")
     if len(body) > TEXT_MAX:
         raise ServiceError(_l("At most %(n)d characters.", n=TEXT_MAX), field="body")
-    if db.session.get(Coffee, coffee_id) is None:
-        raise NotFound(_l("No such coffee."))
+    _lock_coffee(coffee_id)
     review = own_review(coffee_id, user_id)
     created = review is None
-    old = None if created else review.rating
     if created:
         review = Review(coffee_id=coffee_id, user_id=user_id, tag_links=[])
         db.session.add(review)
@@ -65,7 +64,7 @@ def save_review(coffee_id: int, user_id: int, rating, brew_method: str,
     for position, link in enumerate(review.tag_links):
         link.position = position
     db.session.flush()
-    _apply_rating(coffee_id, old, value)
+    _refresh_aggregates(coffee_id)
     events.record(events.review_saved, coffee_id=coffee_id, review_id=review.id,
                   user_id=user_id, created=created)
     db.session.commit()
@@ -80,14 +79,21 @@ def delete_review(review_id: int, acting_user_id: int) -> int:
     review = db.session.get(Review, review_id)
     if review is None:
         raise NotFound(_l("No such review."))
+    coffee_id = review.coffee_id
+    _lock_coffee(coffee_id)
+    # Read again under the lock: a parallel request may have deleted it meanwhile.
+    review = db.session.scalar(select(Review).where(Review.id == review_id)
+                               .execution_options(populate_existing=True))
+    if review is None:
+        raise NotFound(_l("No such review."))
     if not can_delete(review, db.session.get(User, acting_user_id)):
         raise Forbidden(_l("You cannot delete this review."))
-    coffee_id, rating = review.coffee_id, review.rating
+    author_id = review.user_id
     db.session.delete(review)
     db.session.flush()
-    _apply_rating(coffee_id, rating, None)
+    _refresh_aggregates(coffee_id)
     events.record(events.review_deleted, coffee_id=coffee_id, review_id=review_id,
-                  user_id=review.user_id)
+                  user_id=author_id)
     db.session.commit()
     return coffee_id
 
@@ -101,7 +107,8 @@ def own_review(coffee_id: int, user_id: int | None) -> Review | None:
     if user_id is None:
         return None
     stmt = (select(Review).where(Review.coffee_id == coffee_id, Review.user_id == user_id)
-            .options(selectinload(Review.tag_links)))
+            .options(selectinload(Review.tag_links))
+            .execution_options(populate_existing=True))
     return db.session.scalar(stmt)
 
 
@@ -212,20 +219,44 @@ def _scores(count, total) -> dict:
     }
 
 
-def _apply_rating(coffee_id: int, old: int | None, new: int | None) -> None:
-    """Move one rating in the coffee's aggregates with a single UPDATE.
+def _lock_coffee(coffee_id: int) -> None:
+    """Serialise every change to one coffee's reviews: the first write of the
+    transaction marks the coffee changed (its cached card follows ``updated_at``) and
+    holds its row lock, on SQLite the database's write lock, until the commit.
 
-    The right-hand sides read the row as it was, so concurrent reviews add up
-    instead of overwriting each other.
+    :raise NotFound: unknown coffee.
     """
-    count = coffees.c.rating_count + ((new is not None) - (old is not None))
-    total = coffees.c.rating_sum + ((new or 0) - (old or 0))
-    values = {"rating_count": count, "rating_sum": total, **_scores(count, total)}
-    if old != new:
-        if old:
-            values[f"hist_{old}"] = coffees.c[f"hist_{old}"] - 1
-        if new:
-            values[f"hist_{new}"] = coffees.c[f"hist_{new}"] + 1
+    result = db.session.execute(update(coffees).where(coffees.c.id == coffee_id)
+                                .values(updated_at=utcnow()))
+    if result.rowcount == 0:
+        raise NotFound(_l("No such coffee."))
+
+
+def _aggregates(coffee_ids=None):
+    """What the reviews say, per coffee: count, half-star sum and histogram."""
+    reviews = Review.__table__
+    stmt = (select(reviews.c.coffee_id.label("coffee_id"), func.count().label("n"),
+                   func.sum(reviews.c.rating).label("s"),
+                   *[func.sum(case((reviews.c.rating == n, 1), else_=0)).label(f"h{n}")
+                     for n in range(1, 11)])
+            .group_by(reviews.c.coffee_id))
+    if coffee_ids is not None:
+        stmt = stmt.where(reviews.c.coffee_id.in_(coffee_ids))
+    return stmt
+
+
+def _refresh_aggregates(coffee_id: int) -> None:
+    """Set the coffee's aggregates to what its reviews say, in two statements.
+
+    Recomputed rather than moved by a delta: with the coffee locked
+    (``_lock_coffee``) the reviews read here are every committed one, so no
+    interleaving of creates, edits and deletes can count a change twice.
+    """
+    row = db.session.execute(_aggregates([coffee_id])).first()
+    count = row.n if row else 0
+    values = {"rating_count": count, "rating_sum": row.s if row else 0,
+              **{f"hist_{n}": getattr(row, f"h{n}") if row else 0 for n in range(1, 11)}}
+    values.update(_scores(literal(count), literal(values["rating_sum"])))
     db.session.execute(update(coffees).where(coffees.c.id == coffee_id).values(values))
 
 
@@ -234,15 +265,7 @@ def recompute_aggregates(coffee_ids: list[int] | None = None) -> None:
     target = coffees.c.id.in_(coffee_ids) if coffee_ids is not None else true()
     zero = {"rating_count": 0, "rating_sum": 0, **{f"hist_{n}": 0 for n in range(1, 11)}}
     db.session.execute(update(coffees).where(target).values(zero))
-    reviews = Review.__table__
-    agg = (select(reviews.c.coffee_id.label("coffee_id"), func.count().label("n"),
-                  func.sum(reviews.c.rating).label("s"),
-                  *[func.sum(case((reviews.c.rating == n, 1), else_=0)).label(f"h{n}")
-                    for n in range(1, 11)])
-           .group_by(reviews.c.coffee_id))
-    if coffee_ids is not None:
-        agg = agg.where(reviews.c.coffee_id.in_(coffee_ids))
-    agg = agg.subquery()
+    agg = _aggregates(coffee_ids).subquery()
     db.session.execute(
         update(coffees).where(coffees.c.id == agg.c.coffee_id).where(target)
         .values(rating_count=agg.c.n, rating_sum=agg.c.s,
@@ -251,3 +274,50 @@ def recompute_aggregates(coffee_ids: list[int] | None = None) -> None:
         _scores(coffees.c.rating_count, coffees.c.rating_sum)))
     events.record(events.ratings_recomputed, coffee_ids=coffee_ids)
     db.session.commit()
+
+
+AGGREGATES = ("rating_count", "rating_sum", *(f"hist_{n}" for n in range(1, 11)))
+
+
+@dataclass
+class Drift:
+    """A coffee whose stored aggregate differs from what its reviews say."""
+
+    coffee_id: int
+    name: str
+    column: str
+    stored: float | None
+    expected: float | None
+
+
+def rating_drift() -> list[Drift]:
+    """Every stored aggregate that its reviews contradict; changes nothing."""
+    agg = _aggregates().subquery()
+    stmt = (select(coffees.c.id, coffees.c.name, coffees.c.rating_mean, coffees.c.rating_bayes,
+                   *[coffees.c[c] for c in AGGREGATES],
+                   agg.c.n, agg.c.s, *[agg.c[f"h{n}"] for n in range(1, 11)])
+            .select_from(coffees.outerjoin(agg, agg.c.coffee_id == coffees.c.id))
+            .order_by(coffees.c.id))
+    cfg = current_app.config
+    drift = []
+    for row in db.session.execute(stmt).mappings():
+        expected = dict(zip(AGGREGATES, [row["n"] or 0, row["s"] or 0,
+                                         *[row[f"h{n}"] or 0 for n in range(1, 11)]]))
+        count, total = expected["rating_count"], expected["rating_sum"]
+        expected["rating_mean"] = total / 2 / count if count else None
+        expected["rating_bayes"] = (
+            (total / 2 + cfg["CATALOG_PRIOR_MEAN"] * cfg["CATALOG_PRIOR_WEIGHT"])
+            / (count + cfg["CATALOG_PRIOR_WEIGHT"])
+            if count >= cfg["CATALOG_MIN_RATINGS"] else 0.0)
+        for column, want in expected.items():
+            have = row[column]
+            if not _same(have, want):
+                drift.append(Drift(row["id"], row["name"], column, have, want))
+    return drift
+
+
+def _same(a, b) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) < 1e-9
+

@@ -6,9 +6,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from webapp.database import locked
 from webapp.extensions import db
 from webapp.models import ROLES, User
-from webapp.services import NotFound, ServiceError, contains_pattern
+from webapp.services import Forbidden, NotFound, ServiceError, contains_pattern
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 MIN_PASSWORD = 10
@@ -126,12 +127,28 @@ def set_locale(user_id: int, locale: str) -> None:
 
 
 def set_role(user_id: int, role: str, acting_user_id: int) -> User:
-    """:raise ServiceError: on an unknown role, or an admin demoting themselves."""
+    """Give a user a role; only an admin may, and the last admin stays one.
+
+    The admins are locked while counted, so two admins demoting each other at the
+    same moment cannot both succeed.
+
+    :raise ServiceError: on an unknown role, an admin demoting themselves, or
+        demoting the last admin. :raise Forbidden: the acting user is no longer an
+        admin. :raise NotFound: unknown user.
+    """
     if role not in ROLES:
         raise ServiceError(_l("Unknown role."), field="role")
-    user = get_user(user_id)
-    if user.id == acting_user_id and role != "admin":
+    if user_id == acting_user_id and role != "admin":
         raise ServiceError(_l("You cannot remove your own admin role."), field="role")
+    admins = set(db.session.scalars(locked(select(User.id).where(User.role == "admin"))))
+    if acting_user_id not in admins:
+        raise Forbidden(_l("Only admins can change roles."))
+    user = db.session.scalar(select(User).where(User.id == user_id)
+                             .execution_options(populate_existing=True))
+    if user is None:
+        raise NotFound(_l("No such user."))
+    if user.id in admins and role != "admin" and len(admins) <= 1:
+        raise ServiceError(_l("Crema needs at least one admin."), field="role")
     user.role = role
     db.session.commit()
     return user
