@@ -97,14 +97,57 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration rebuilds a table (copy, drop, rename): with foreign
+            # keys on, dropping the old `users` fires ON DELETE CASCADE and empties
+            # `reviews`. webapp/database.py turns them on for every connection.
+            _sqlite_foreign_keys(connection, False)
+        try:
+            context.configure(
+                connection=connection,
+                target_metadata=get_metadata(),
+                **conf_args
+            )
 
-        with context.begin_transaction():
-            context.run_migrations()
+            with context.begin_transaction():
+                context.run_migrations()
+            if sqlite:
+                _sqlite_foreign_key_check(connection)
+        finally:
+            if sqlite:
+                _sqlite_foreign_keys(connection, True)
+
+
+def _sqlite_foreign_keys(connection, on):
+    """Switch SQLite's foreign key enforcement on this connection.
+
+    PRAGMA foreign_keys is silently ignored inside a transaction, so it runs (and is
+    committed) before Alembic begins one, and is read back.
+
+    :raise RuntimeError: SQLite did not take the setting.
+    """
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    state = connection.exec_driver_sql("PRAGMA foreign_keys").scalar()
+    connection.commit()
+    if state != int(on):
+        raise RuntimeError(f"SQLite kept foreign_keys={state} (a transaction was open)")
+
+
+def _sqlite_foreign_key_check(connection):
+    """Fail loudly when the migrations left rows pointing at rows that do not exist.
+
+    :raise RuntimeError: naming each table with broken references and how many rows.
+    """
+    rows = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+    connection.commit()
+    if rows:
+        broken = {}
+        for table, _rowid, parent, _fkid in rows:
+            broken[(table, parent)] = broken.get((table, parent), 0) + 1
+        raise RuntimeError("Foreign keys broken after the migrations: " + "; ".join(
+            f"{n} row(s) of {table} refer to missing {parent}"
+            for (table, parent), n in sorted(broken.items())))
 
 
 if context.is_offline_mode():
