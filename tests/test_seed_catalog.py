@@ -54,14 +54,19 @@ def test_reviews_without_coffees_is_refused(runner, db):
     assert counts(db) == (0, 0)
 
 
-def test_recompute_and_reindex_commands(runner, db, make_coffee):
-    make_coffee("Kochere")
-    db.session.execute(Coffee.__table__.update().values(search_text="", rating_count=0))
+def test_recompute_and_reindex_commands(runner, db, make_coffee, make_user, make_review):
+    coffee = make_coffee("Kochere")
+    for stars in (4, 5):
+        make_review(coffee, make_user(), stars)
+    db.session.execute(Coffee.__table__.update().values(search_text="", rating_count=0,
+                                                        rating_sum=0, hist_10=0))
     db.session.commit()
     assert runner.invoke(args=["coffees", "recompute"]).exit_code == 0
     assert runner.invoke(args=["coffees", "reindex"]).exit_code == 0
     db.session.expire_all()
-    assert "ethiopia" in db.session.scalar(select(Coffee.search_text))
+    coffee = db.session.get(Coffee, coffee.id)
+    assert (coffee.rating_count, coffee.rating_sum, coffee.hist_8, coffee.hist_10) == (2, 18, 1, 1)
+    assert "ethiopia" in coffee.search_text
 
 
 def test_reindex_rebuilds_the_terms_and_the_planner_statistics(runner, db, make_coffee):
