@@ -1,5 +1,4 @@
 """Crema: a coffee-tasting community."""
-from dotenv import load_dotenv
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -9,8 +8,8 @@ from webapp.redis_client import init_redis
 
 
 def create_app(config: object | None = None) -> Flask:
-    """Build the app; ``config`` is a settings object, else the environment decides."""
-    load_dotenv()
+    """Build the app; ``config`` is a settings object, else the environment (and ``.env``,
+    which Config() loads) decides."""
     app = Flask(__name__, template_folder="../templates", static_folder="../static",
                 instance_relative_config=True)
     app.config.from_object(config or Config())

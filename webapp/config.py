@@ -3,7 +3,15 @@ import os
 import secrets
 from pathlib import Path
 
-INSTANCE_DIR = Path(__file__).resolve().parent.parent / "instance"
+from dotenv import load_dotenv
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = PROJECT_DIR / "instance"
+ENV_FILE = PROJECT_DIR / ".env"
+# The SECRET_KEY shown in .env.example: copying the file must not make a production key.
+PLACEHOLDER_SECRET_KEY = "change-me-to-64-random-hex-characters"
+SECRET_KEY_MIN_BYTES = 32
+
 
 
 class ConfigError(RuntimeError):
@@ -27,10 +35,27 @@ def _dev_secret_key() -> str:
     return path.read_text().strip()
 
 
+def _check_production_secret(secret: str) -> None:
+    """:raise ConfigError: the key is the .env.example placeholder or too short to sign with."""
+    if secret.strip() == PLACEHOLDER_SECRET_KEY:
+        raise ConfigError("SECRET_KEY is the placeholder from .env.example; set a random one, "
+                          "e.g. python -c 'import secrets; print(secrets.token_hex(32))'.")
+    if len(secret.encode()) < SECRET_KEY_MIN_BYTES:
+        raise ConfigError(f"SECRET_KEY must be at least {SECRET_KEY_MIN_BYTES} bytes in "
+                          f"production (it has {len(secret.encode())}); set a random one, "
+                          "e.g. python -c 'import secrets; print(secrets.token_hex(32))'.")
+
+
 class Config:
-    """Settings for development and production, from environment variables."""
+    """Settings for development and production, read once when the object is made:
+    from environment variables, then from ``.env`` for those not set (gunicorn imports
+    this module long before any ``.env`` would otherwise be loaded).
+
+    :raise ConfigError: production without its secrets, or with a weak ``SECRET_KEY``.
+    """
 
     def __init__(self) -> None:
+        load_dotenv(ENV_FILE, override=False)
         self.ENV_NAME = os.environ.get("CREMA_ENV", "development")
         production = self.ENV_NAME == "production"
         secret = os.environ.get("SECRET_KEY")
@@ -41,8 +66,11 @@ class Config:
                 raise ConfigError(
                     "CREMA_ENV=production needs " + " and ".join(missing) + " to be set."
                 )
+            _check_production_secret(secret)
         self.SECRET_KEY = secret or _dev_secret_key()
         self.SQLALCHEMY_DATABASE_URI = database_url or f"sqlite:///{INSTANCE_DIR / 'crema.db'}"
+        # SQLite only: bytes of the database file read through a memory map (0: off).
+        self.SQLITE_MMAP_SIZE = int(os.environ.get("SQLITE_MMAP_SIZE", str(256 * 1024 * 1024)))
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "crema:")
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
@@ -60,6 +88,11 @@ class Config:
         self.CATALOG_PRIOR_MEAN = float(os.environ.get("CATALOG_PRIOR_MEAN", "3.5"))
         self.CATALOG_PRIOR_WEIGHT = float(os.environ.get("CATALOG_PRIOR_WEIGHT", "5"))
         self.CATALOG_MIN_RATINGS = int(os.environ.get("CATALOG_MIN_RATINGS", "3"))
+        # Rendered coffee cards and catalog result fragments kept per process, and
+        # seconds a process reuses a search's total (0: count on every request).
+        self.CARD_CACHE_SIZE = int(os.environ.get("CARD_CACHE_SIZE", "4096"))
+        self.FRAGMENT_CACHE_SIZE = int(os.environ.get("FRAGMENT_CACHE_SIZE", "256"))
+        self.CATALOG_COUNT_TTL = float(os.environ.get("CATALOG_COUNT_TTL", "30"))
 
     # Settings that are the same everywhere.
     SESSION_COOKIE_HTTPONLY = True
@@ -68,20 +101,12 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = 60 * 60 * 24 * 30
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-    # SQLite only: bytes of the database file read through a memory map (0: off).
-    SQLITE_MMAP_SIZE = int(os.environ.get("SQLITE_MMAP_SIZE", 256 * 1024 * 1024))
     # The token rides in hx-headers on <body>, which outlives a single page.
     WTF_CSRF_TIME_LIMIT = None
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = {"en": "English", "ru": "Русский"}
     USERS_PER_PAGE = 25
     COFFEES_PER_PAGE = 20
-    # Rendered coffee cards kept per process (webapp/coffees/cards.py).
-    CARD_CACHE_SIZE = int(os.environ.get("CARD_CACHE_SIZE", 4096))
-    # Rendered catalog result fragments kept per process (same module).
-    FRAGMENT_CACHE_SIZE = int(os.environ.get("FRAGMENT_CACHE_SIZE", 256))
-    # Seconds a process reuses a search's total (0: count on every request).
-    CATALOG_COUNT_TTL = float(os.environ.get("CATALOG_COUNT_TTL", 30))
     REVIEWS_PER_PAGE = 10
 
 
