@@ -75,7 +75,11 @@ def register_hooks(app: Flask) -> None:
 
 
 def register_subscribers(app: Flask) -> None:
-    """Who hears the domain events (webapp.events), after each commit."""
+    """Who hears the domain events (webapp.events), after each commit.
+
+    Every catalog change bumps the catalog version (webapp.caches), which keys the
+    totals and result fragments of every web process.
+    """
     from webapp import events
     from webapp.services import coffees
 

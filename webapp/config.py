@@ -88,8 +88,9 @@ class Config:
         self.CATALOG_PRIOR_MEAN = float(os.environ.get("CATALOG_PRIOR_MEAN", "3.5"))
         self.CATALOG_PRIOR_WEIGHT = float(os.environ.get("CATALOG_PRIOR_WEIGHT", "5"))
         self.CATALOG_MIN_RATINGS = int(os.environ.get("CATALOG_MIN_RATINGS", "3"))
-        # Rendered coffee cards and catalog result fragments kept per process, and
-        # seconds a process reuses a search's total (0: count on every request).
+        # Catalog caches per process (webapp/caches.py): rendered cards, result fragments,
+        # and seconds a search's total may be reused (0: count on every request); totals
+        # and fragments are keyed by the catalog version, which needs Redis to be shared.
         self.CARD_CACHE_SIZE = int(os.environ.get("CARD_CACHE_SIZE", "4096"))
         self.FRAGMENT_CACHE_SIZE = int(os.environ.get("FRAGMENT_CACHE_SIZE", "256"))
         self.CATALOG_COUNT_TTL = float(os.environ.get("CATALOG_COUNT_TTL", "30"))

@@ -11,9 +11,8 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp import countries, events, flavours
+from webapp import caches, countries, events, flavours
 from webapp.extensions import db
-from webapp.lru import LRU, app_cache
 from webapp.models import PROCESSES, ROASTS, Coffee, CoffeeNote, CoffeeTerm, User
 from webapp.models.base import utcnow
 from webapp.models.coffee import ALTITUDE_MAX, NAME_MAX, TERM_MAX, TEXT_MAX
@@ -368,35 +367,36 @@ def search_catalog(query: CatalogQuery, per_page: int) -> CatalogPage:
 def count_matches(query: CatalogQuery) -> int:
     """How many coffees match the query's words and filters (sort and page aside).
 
-    Counting visits every match, so totals are kept per process for
-    CATALOG_COUNT_TTL seconds: paging and re-sorting a search reuse its total.
-    Writes through this process clear them at once (``catalog_changed``); other
-    processes see a changed total within the TTL. The rows of a page are never
+    Counting visits every match, so totals are kept per process, keyed by the
+    catalog version (webapp.caches) that every committed write bumps, in Redis
+    when there is one: paging and re-sorting a search reuse its total, and a
+    write through any process changes the key at once. CATALOG_COUNT_TTL bounds
+    what writes outside the services leave behind. The rows of a page are never
     cached.
     """
-    key = (query.q, query.origin, query.process, query.roast, query.flavour, query.min_rating)
     cache = _count_cache()
-    total = cache.get(key) if cache is not None else None
+    version = caches.catalog_version() if cache is not None else None
+    key = (version, query.q, query.origin, query.process, query.roast, query.flavour,
+           query.min_rating)
+    total = cache.get(key) if version is not None else None
     if total is None:
-        generation = cache.generation if cache is not None else None
+        # The version is read before counting, so this total is at least as new as it.
         shape, params = _shape(query)
         total = db.session.connection().execute(_statement(shape, None), params).scalar()
-        if cache is not None:
-            # Not kept if a write cleared the totals while this one was counted.
-            cache.put(key, total, generation)
+        if version is not None:
+            cache.put(key, total)
     return total
 
 
-def _count_cache() -> LRU | None:
+def _count_cache() -> caches.LockedCache | None:
     ttl = current_app.config["CATALOG_COUNT_TTL"]
-    return app_cache("catalog_counts", 1024, ttl) if ttl else None
+    return caches.app_cache("catalog_counts", 1024, ttl) if ttl else None
 
 
 def catalog_changed(app, **_event) -> None:
-    """Forget this process's catalog totals (subscribed to the catalog's events)."""
-    cache = app.extensions.get("catalog_counts")
-    if cache is not None:
-        cache.clear()
+    """A new catalog version, so no process reuses a total or fragment computed
+    before this commit (subscribed to the catalog's events)."""
+    caches.bump_catalog_version(app)
 
 
 def coffees_by_id(ids: list[int]) -> dict[int, Coffee]:
