@@ -78,10 +78,14 @@ class Config:
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
         self.MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024)))
         self.PASSWORD_HASH_METHOD = os.environ.get("PASSWORD_HASH_METHOD", "scrypt")
-        self.LOGIN_LIMIT_ACCOUNT = int(os.environ.get("LOGIN_LIMIT_ACCOUNT", "5"))
-        self.LOGIN_LIMIT_IP = int(os.environ.get("LOGIN_LIMIT_IP", "20"))
-        self.LOGIN_LIMIT_WINDOW = int(os.environ.get("LOGIN_LIMIT_WINDOW", "900"))
-        self.REGISTER_LIMIT_IP = int(os.environ.get("REGISTER_LIMIT_IP", "10"))
+        # Flood control (webapp/ratelimit.py): limit name -> rate in the `limits` notation.
+        self.RATE_LIMITS = {
+            "login-account-ip": os.environ.get("LOGIN_LIMIT_ACCOUNT_IP", "5 per 15 minutes"),
+            "login-ip": os.environ.get("LOGIN_LIMIT_IP", "20 per 15 minutes"),
+            "login-account": os.environ.get("LOGIN_LIMIT_ACCOUNT", "50 per 15 minutes"),
+            "register-ip": os.environ.get("REGISTER_LIMIT_IP", "10 per hour"),
+            "password-check": os.environ.get("PASSWORD_CHECK_LIMIT", "5 per 15 minutes"),
+        }
         # Bayesian average: every coffee starts as if it had CATALOG_PRIOR_WEIGHT ratings
         # of CATALOG_PRIOR_MEAN stars, and ranks once it has CATALOG_MIN_RATINGS ratings.
         # After changing these, `flask coffees recompute` refreshes the stored scores.

@@ -9,7 +9,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import DeclarativeBase
 
-from webapp.ratelimit import RateLimiter
+from webapp.ratelimit import Limiter
 
 
 def _constraint_name_once(constraint, table) -> str:
@@ -43,4 +43,4 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 sock = Sock()
 babel = Babel()
-limiter = RateLimiter()
+limiter = Limiter()

@@ -16,3 +16,13 @@ def show_service_error(form, err: ServiceError) -> None:
     """
     field = next((f for f in form if f.name == err.field), None) if err.field else None
     (field.errors if field is not None else form.form_errors).append(err.message)
+
+
+def refuse_flood(page: str, fragment: str, form, message: str, verdict):
+    """Answer 429: the form again with ``message`` above it, and ``Retry-After``."""
+    from webapp import htmx
+
+    form.form_errors.append(message)
+    response = htmx.render(page, fragment, status=429, form=form)
+    response.headers["Retry-After"] = str(verdict.retry_after)
+    return response

@@ -1,56 +1,102 @@
-"""Fixed-window counters for flood control, in Redis when configured, else in memory."""
-import threading
+"""Flood control: named limits over the ``limits`` library, in Redis when configured.
+
+One limiter (``webapp.extensions.limiter``) serves log-in, sign-up, the password
+check and, later, chat, the bot and the API. Each limit has a name and a rate in the
+``limits`` notation ("5 per 15 minutes"), read from ``app.config["RATE_LIMITS"]``::
+
+    verdict = limiter.consume("login-ip", ip)   # counts this attempt, then decides
+    if not verdict.allowed:
+        ...  # answer 429 with Retry-After: verdict.retry_after
+
+Counting and deciding are one atomic step (a Lua script in Redis, a lock in memory),
+so parallel requests cannot all slip under a limit. Windows move: a slot frees
+``rate`` after the attempt that took it.
+"""
+import math
 import time
+from dataclasses import dataclass
+from functools import lru_cache
+from urllib.parse import quote
+
+from flask import Flask, current_app
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.strategies import MovingWindowRateLimiter
+
+from webapp.config import ConfigError
 
 
-class RateLimiter:
-    """Counts hits per key in a time window.
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an attempt may go ahead and, if not, in how many seconds one may."""
 
-    With Redis the counts are shared by every web process; without it they live
-    in this process only, which is right for the single-process embedded set-up.
-    """
+    allowed: bool
+    retry_after: int = 0
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._memory: dict[str, tuple[int, float]] = {}
-        self._redis = None
-        self._prefix = "crema:"
+    @property
+    def retry_minutes(self) -> int:
+        """``retry_after`` in whole minutes, rounded up (at least 1), for messages."""
+        return max(1, math.ceil(self.retry_after / 60))
 
-    def init_app(self, app) -> None:
-        app.extensions["limiter"] = self
-        self._redis = app.extensions.get("redis")
-        self._prefix = app.config["REDIS_PREFIX"] + "rl:"
-        self._memory.clear()
 
-    def count(self, key: str) -> int:
-        """Hits recorded for ``key`` in its current window."""
-        if self._redis is not None:
-            return int(self._redis.get(self._prefix + key) or 0)
-        with self._lock:
-            hits, expires = self._memory.get(key, (0, 0.0))
-            return hits if expires > time.monotonic() else 0
+class Limiter:
+    """The app's named limits; state lives per app in ``app.extensions["limiter"]``."""
 
-    def hit(self, key: str, window: int) -> int:
-        """Record one hit and return the count in the window."""
-        if self._redis is not None:
-            pipe = self._redis.pipeline()
-            pipe.incr(self._prefix + key)
-            pipe.expire(self._prefix + key, window, nx=True)
-            return int(pipe.execute()[0])
-        with self._lock:
-            now = time.monotonic()
-            hits, expires = self._memory.get(key, (0, 0.0))
-            if expires <= now:
-                hits, expires = 0, now + window
-            self._memory[key] = (hits + 1, expires)
-            return hits + 1
+    def init_app(self, app: Flask) -> None:
+        """Check every configured rate and create the app's storage.
 
-    def limited(self, key: str, limit: int) -> bool:
-        return self.count(key) >= limit
+        :raise ConfigError: when a rate in ``RATE_LIMITS`` is not in the ``limits`` notation.
+        """
+        for name, rate in app.config["RATE_LIMITS"].items():
+            try:
+                _item(rate)
+            except ValueError:
+                raise ConfigError(
+                    f"Rate limit {name!r} is {rate!r}; write it like '5 per 15 minutes'."
+                ) from None
+        app.extensions["limiter"] = MovingWindowRateLimiter(_storage(app))
 
-    def reset(self, key: str) -> None:
-        if self._redis is not None:
-            self._redis.delete(self._prefix + key)
-            return
-        with self._lock:
-            self._memory.pop(key, None)
+    def consume(self, name: str, *identifiers: object, cost: int = 1) -> Verdict:
+        """Count one attempt (``cost`` of them) against limit ``name`` for ``identifiers``.
+
+        A refused attempt is not counted, so waiting out ``retry_after`` always helps.
+
+        :raise KeyError: when ``name`` is not in ``RATE_LIMITS``.
+        """
+        strategy, item, keys = _resolve(name, identifiers)
+        if strategy.hit(item, *keys, cost=cost):
+            return Verdict(True)
+        reset = strategy.get_window_stats(item, *keys).reset_time
+        return Verdict(False, max(1, math.ceil(reset - time.time())))
+
+    def clear(self, name: str, *identifiers: object) -> None:
+        """Forget every attempt counted against ``name`` for ``identifiers``.
+
+        :raise KeyError: when ``name`` is not in ``RATE_LIMITS``.
+        """
+        strategy, item, keys = _resolve(name, identifiers)
+        strategy.clear(item, *keys)
+
+
+@lru_cache(maxsize=64)
+def _item(rate: str) -> RateLimitItem:
+    """:raise ValueError: when ``rate`` is not in the ``limits`` notation."""
+    return parse(rate)
+
+
+def _resolve(name: str, identifiers: tuple) -> tuple[MovingWindowRateLimiter, RateLimitItem, list[str]]:
+    # Rates are read on every call, so a changed setting applies at once. The name
+    # leads the key; identifiers are quoted because `limits` joins them with "/" and a
+    # login typed as "a/b" must not share a key with another one.
+    rate = current_app.config["RATE_LIMITS"][name]
+    keys = [name, *(quote(str(i), safe="") for i in identifiers)]
+    return current_app.extensions["limiter"], _item(rate), keys
+
+
+def _storage(app: Flask) -> Storage:
+    """Redis (shared by every process, keys under REDIS_PREFIX) when configured, else memory."""
+    redis = app.extensions.get("redis")
+    if redis is None:
+        return MemoryStorage()
+    return RedisStorage(app.config["REDIS_URL"], connection_pool=redis.connection_pool,
+                        key_prefix=app.config["REDIS_PREFIX"] + "rl")

@@ -1,19 +1,42 @@
 """Sign up, log in, log out."""
-from flask import current_app, flash, request, url_for
+from flask import flash, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from webapp import htmx
-from webapp.forms import show_service_error
+from webapp.forms import refuse_flood, show_service_error
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, RegisterForm
 from webapp.extensions import limiter
+from webapp.ratelimit import Verdict
 from webapp.services import ServiceError
 from webapp.services import users as user_service
 
 
 def _client_ip() -> str:
     return request.remote_addr or "unknown"
+
+
+def _account_key(login: str) -> str:
+    """One key per account whether it is typed as username or email, else the typed login."""
+    user = user_service.find_by_login(login)
+    return f"user:{user.id}" if user is not None else "login:" + login.strip().lower()
+
+
+def _count_login_attempt(account: str, ip: str) -> Verdict:
+    """Count a log-in attempt against every log-in limit, before any password is checked.
+
+    The first limit that refuses ends the count: a stranger refused per account and IP
+    then does not also use up the account's ceiling, which would lock its owner out.
+    """
+    verdict = Verdict(True)
+    for name, identifiers in (("login-ip", (ip,)), ("login-account-ip", (account, ip)),
+                              ("login-account", (account,))):
+        verdict = limiter.consume(name, *identifiers)
+        if not verdict.allowed:
+            break
+    return verdict
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -24,10 +47,11 @@ def register():
     page, fragment = "auth/register.html", "auth/_register_form.html"
     if request.method == "GET":
         return htmx.render(page, fragment, form=form)
-    ip_key = f"register:ip:{_client_ip()}"
-    if limiter.limited(ip_key, current_app.config["REGISTER_LIMIT_IP"]):
-        form.form_errors.append(_("Too many sign-ups from your network. Try again later."))
-        return htmx.render(page, fragment, status=429, form=form)
+    # Every sign-up counts, refused ones too: a flood of bad forms is a flood.
+    verdict = limiter.consume("register-ip", _client_ip())
+    if not verdict.allowed:
+        return refuse_flood(page, fragment, form,
+                            _("Too many sign-ups from your network. Try again later."), verdict)
     if not form.validate():
         return htmx.render(page, fragment, status=422, form=form)
     try:
@@ -35,7 +59,6 @@ def register():
     except ServiceError as err:
         show_service_error(form, err)
         return htmx.render(page, fragment, status=422, form=form)
-    limiter.hit(ip_key, 3600)
     login_user(user)
     flash(_("Welcome to Crema, %(name)s!", name=user.username), "success")
     return htmx.see_other(url_for("profiles.show", username=user.username))
@@ -63,26 +86,18 @@ def login():
         return htmx.render(page, fragment, form=form)
     if not form.validate():
         return htmx.render(page, fragment, status=422, form=form)
-    cfg = current_app.config
-    account_key = f"login:account:{form.login.data.strip().lower()}"
-    ip_key = f"login:ip:{_client_ip()}"
-    if limiter.limited(account_key, cfg["LOGIN_LIMIT_ACCOUNT"]) or limiter.limited(
-        ip_key, cfg["LOGIN_LIMIT_IP"]
-    ):
-        minutes = cfg["LOGIN_LIMIT_WINDOW"] // 60
-        form.form_errors.append(
-            _("Too many failed attempts. Try again in %(n)d minutes.", n=minutes)
-        )
-        response = htmx.render(page, fragment, status=429, form=form)
-        response.headers["Retry-After"] = str(cfg["LOGIN_LIMIT_WINDOW"])
-        return response
+    account, ip = _account_key(form.login.data), _client_ip()
+    verdict = _count_login_attempt(account, ip)
+    if not verdict.allowed:  # refused before the password is looked at
+        return refuse_flood(page, fragment, form, ngettext(
+            "Too many log-in attempts. Try again in %(num)d minute.",
+            "Too many log-in attempts. Try again in %(num)d minutes.", verdict.retry_minutes,
+        ), verdict)
     user = user_service.authenticate(form.login.data, form.password.data)
     if user is None:
-        limiter.hit(account_key, cfg["LOGIN_LIMIT_WINDOW"])
-        limiter.hit(ip_key, cfg["LOGIN_LIMIT_WINDOW"])
         form.form_errors.append(_("Wrong username, email or password."))
         return htmx.render(page, fragment, status=422, form=form)
-    limiter.reset(account_key)
+    limiter.clear("login-account-ip", account, ip)
     login_user(user, remember=form.remember.data)
     flash(_("Welcome back, %(name)s.", name=user.name), "success")
     return htmx.see_other(htmx.safe_next(form.next.data, url_for("main.index")))

@@ -37,7 +37,9 @@ def index():
     # The filter form (country and flavour choices) only appears on the full page.
     form = None if htmx.is_fragment_request() else CatalogForm(query)
     context = {"query": query, "pagination": pagination, "form": form,
-               "sort_labels": SORT_LABELS, "page_url": partial(catalog_url, query)}
+               "sort_labels": SORT_LABELS, "page_url": partial(catalog_url, query),
+               # Called by the template only when nothing matches (and not cached).
+               "suggest": partial(coffee_service.suggest_query, query)}
     if not htmx.is_fragment_request():
         return htmx.render("coffees/index.html", "coffees/_results.html", **context)
     fragment = "coffees/_more.html" if request.args.get("more") else "coffees/_results.html"

@@ -1,10 +1,12 @@
 """Public profiles and the account's own settings."""
 from flask import abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user
 
 from webapp import htmx
-from webapp.forms import show_service_error
+from webapp.extensions import limiter
+from webapp.forms import refuse_flood, show_service_error
 from webapp.profiles import bp
 from webapp.profiles.forms import PasswordForm, SettingsForm
 from webapp.services import ServiceError
@@ -64,12 +66,20 @@ def password():
         return htmx.render(page, fragment, form=form)
     if not form.validate():
         return htmx.render(page, fragment, status=422, form=form)
+    # Counted before the current password is checked, so a stolen session cannot guess it.
+    verdict = limiter.consume("password-check", current_user.id)
+    if not verdict.allowed:
+        return refuse_flood(page, fragment, form, ngettext(
+            "Too many password attempts. Try again in %(num)d minute.",
+            "Too many password attempts. Try again in %(num)d minutes.", verdict.retry_minutes,
+        ), verdict)
     try:
         user = user_service.change_password(current_user.id, form.current_password.data,
                                             form.new_password.data)
     except ServiceError as err:
         show_service_error(form, err)
         return htmx.render(page, fragment, status=422, form=form)
+    limiter.clear("password-check", current_user.id)
     # The new session token signs out other sessions; keep this one signed in.
     login_user(user)
     flash(_("Your password has been changed."), "success")

@@ -11,6 +11,7 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
+from webapp import searchtext
 from webapp import caches, countries, events, flavours
 from webapp.extensions import db
 from webapp.models import PROCESSES, ROASTS, Coffee, CoffeeNote, CoffeeTerm, User
@@ -21,6 +22,7 @@ from webapp.services import Forbidden, NotFound, ServiceError
 MAX_NOTES = 8
 SORTS = ("top", "reviews", "newest", "name")
 MIN_RATINGS = (3.0, 3.5, 4.0, 4.5)
+LEXICON_TTL = 60
 
 
 class DuplicateCoffee(ServiceError):
@@ -55,11 +57,12 @@ def dedupe_key(roaster: str, name: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return re.sub(r"[\W_]+", " ", text.lower()).split()
+    """Stored words and query words alike: see webapp.searchtext."""
+    return searchtext.words(text)
 
 
 def search_text(data: CoffeeData | Coffee) -> str:
-    """Lowercase words of everything a search looks at, each with a leading space."""
+    """Normalised words of everything a search looks at, each with a leading space."""
     parts = [data.name, data.roaster, data.region, data.producer, data.variety,
              countries.search_words(data.origin), flavours.search_words(data.notes)]
     return " " + " ".join(_words(" ".join(parts)))
@@ -157,10 +160,12 @@ def similar_coffees(name: str, roaster: str = "", limit: int = 5) -> list[Coffee
         return []
     like = [_word_start(w) for w in words]
     candidates = db.session.scalars(select(Coffee).where(or_(*like)).limit(200)).all()
-    target = f"{roaster} {name}".lower().strip()
+    # Compared as the search compares words: "Tarrazu" is as near as "Tarrazú".
+    target = searchtext.normalise(f"{roaster} {name}")
 
     def score(c: Coffee) -> float:
-        return difflib.SequenceMatcher(None, target, f"{c.roaster} {c.name}".lower()).ratio()
+        return difflib.SequenceMatcher(
+            None, target, searchtext.normalise(f"{c.roaster} {c.name}")).ratio()
 
     ranked = sorted(((score(c), c) for c in candidates), key=lambda p: -p[0])
     return [c for s, c in ranked if s >= 0.45][:limit]
@@ -174,6 +179,30 @@ def create_coffee(user_id: int, data: CoffeeData) -> Coffee:
     data = clean(data)
     existing = find_duplicate(data.roaster, data.name)
     if existing is not None:
+def suggest_query(query: "CatalogQuery") -> str | None:
+    """For a search that found nothing, its words corrected from the catalog's own
+    ("ethopia" gives "ethiopia"), when the corrected search finds something with
+    the same filters; else None. Costs a count only when there is a correction."""
+    corrected = search_lexicon().correct([w[:TERM_MAX] for w in _words(query.q)[:8]])
+    if corrected is None:
+        return None
+    suggestion = " ".join(corrected)
+    return suggestion if count_matches(replace(query, q=suggestion, page=1)) else None
+
+
+def search_lexicon() -> searchtext.Lexicon:
+    """The distinct words of coffee_terms with their counts, read at most once per
+    LEXICON_TTL seconds in a process: a process suggests words added since
+    then a little later, which a hint can afford."""
+    cache = caches.app_cache("search_lexicon", 1, LEXICON_TTL)
+    lexicon = cache.get("words")
+    if lexicon is None:
+        rows = db.session.execute(select(CoffeeTerm.term, func.count()).group_by(CoffeeTerm.term))
+        lexicon = searchtext.Lexicon(dict(rows.all()))
+        cache.put("words", lexicon)
+    return lexicon
+
+
         raise DuplicateCoffee(existing)
     coffee = Coffee(added_by_id=user_id, note_links=[], term_links=[])
     _assign(coffee, data)
