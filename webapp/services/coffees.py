@@ -171,14 +171,6 @@ def similar_coffees(name: str, roaster: str = "", limit: int = 5) -> list[Coffee
     return [c for s, c in ranked if s >= 0.45][:limit]
 
 
-def create_coffee(user_id: int, data: CoffeeData) -> Coffee:
-    """Add a coffee to the catalog.
-
-    :raise ServiceError: on invalid fields. :raise DuplicateCoffee: when it exists.
-    """
-    data = clean(data)
-    existing = find_duplicate(data.roaster, data.name)
-    if existing is not None:
 def suggest_query(query: "CatalogQuery") -> str | None:
     """For a search that found nothing, its words corrected from the catalog's own
     ("ethopia" gives "ethiopia"), when the corrected search finds something with
@@ -203,6 +195,14 @@ def search_lexicon() -> searchtext.Lexicon:
     return lexicon
 
 
+def create_coffee(user_id: int, data: CoffeeData) -> Coffee:
+    """Add a coffee to the catalog.
+
+    :raise ServiceError: on invalid fields. :raise DuplicateCoffee: when it exists.
+    """
+    data = clean(data)
+    existing = find_duplicate(data.roaster, data.name)
+    if existing is not None:
         raise DuplicateCoffee(existing)
     coffee = Coffee(added_by_id=user_id, note_links=[], term_links=[])
     _assign(coffee, data)
