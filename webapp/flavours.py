@@ -6,9 +6,8 @@ Tags are stored by slug. Every node can be a tag: a taster who only finds
 from dataclasses import dataclass
 from functools import cache
 
-from flask_babel import lazy_gettext as _l
-
-from webapp.i18n import Vocabulary
+from webapp.vocabulary import Vocabulary
+from webapp.vocabulary import lazy_label as _l
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,15 @@
 """Coffees in the catalog, with their rating aggregates."""
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as _p
 from sqlalchemy import (CheckConstraint, Float, ForeignKey, Index, Integer, SmallInteger, String,
                         Text, UniqueConstraint, func)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.i18n import Vocabulary
 from webapp.models.base import UTCDateTime, utcnow
+from webapp.vocabulary import Vocabulary
+from webapp.vocabulary import lazy_label as _l
+from webapp.vocabulary import lazy_plabel as _p
 
 # "Honey" and "Other" are also flavours and brew methods: a context keeps them apart.
 PROCESSES = Vocabulary({

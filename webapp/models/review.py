@@ -1,14 +1,14 @@
 """One taster's review of one coffee."""
 from datetime import datetime
 
-from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext as _p
 from sqlalchemy import CheckConstraint, ForeignKey, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
-from webapp.i18n import Vocabulary
 from webapp.models.base import UTCDateTime, utcnow
+from webapp.vocabulary import Vocabulary
+from webapp.vocabulary import lazy_label as _l
+from webapp.vocabulary import lazy_plabel as _p
 from webapp.models.coffee import TEXT_MAX, _in
 
 BREW_METHODS = Vocabulary({

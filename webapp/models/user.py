@@ -2,7 +2,6 @@
 import secrets
 from datetime import datetime
 
-from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -17,7 +16,7 @@ def new_session_token() -> str:
     return secrets.token_hex(8)
 
 
-class User(UserMixin, db.Model):
+class User(db.Model):
     __tablename__ = "users"
     __table_args__ = (
         CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),
@@ -42,6 +41,12 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
+
+    # What Flask-Login asks of a user (its UserMixin would import the request layer
+    # into the models, which the bot and workers share).
+    is_active = True
+    is_authenticated = True
+    is_anonymous = False
 
     @property
     def name(self) -> str:
