@@ -13,7 +13,6 @@ PLACEHOLDER_SECRET_KEY = "change-me-to-64-random-hex-characters"
 SECRET_KEY_MIN_BYTES = 32
 
 
-
 class ConfigError(RuntimeError):
     """A required setting is missing; start-up stops with this message."""
 
