@@ -46,13 +46,11 @@ def set_role(user_id: int):
     """
     try:
         user = user_service.set_role(user_id, request.form.get("role", ""), current_user.id)
-    except NotFound:
-        abort(404)
-    except Forbidden:  # demoted by another admin a moment ago
-        abort(403)
     except ServiceError as err:
-        if not htmx.is_fragment_request():
-            abort(422, description=err.message)
+        # Only a refused role goes back into the row; the error handlers answer the
+        # rest (unknown user 404; demoted by another admin a moment ago 403; 422).
+        if isinstance(err, (NotFound, Forbidden)) or not htmx.is_fragment_request():
+            raise
         row = render_template("admin/_user_row.html", u=user_service.get_user(user_id),
                               roles=ROLES, error=err.message)
         return row, 422

@@ -2,9 +2,9 @@
 from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 
-from webapp import htmx
+from webapp import htmx, security
 from webapp.forms import refuse_flood, show_service_error
 from webapp.auth import bp
 from webapp.auth.forms import LoginForm, RegisterForm
@@ -59,9 +59,9 @@ def register():
     except ServiceError as err:
         show_service_error(form, err)
         return htmx.render(page, fragment, status=422, form=form)
-    login_user(user)
+    security.log_in(user)
     flash(_("Welcome to Crema, %(name)s!", name=user.username), "success")
-    return htmx.see_other(url_for("profiles.show", username=user.username))
+    return security.navigate(url_for("profiles.show", username=user.username))
 
 
 @bp.get("/check-username")
@@ -98,14 +98,14 @@ def login():
         form.form_errors.append(_("Wrong username, email or password."))
         return htmx.render(page, fragment, status=422, form=form)
     limiter.clear("login-account-ip", account, ip)
-    login_user(user, remember=form.remember.data)
+    security.log_in(user, remember=form.remember.data)
     flash(_("Welcome back, %(name)s.", name=user.name), "success")
-    return htmx.see_other(htmx.safe_next(form.next.data, url_for("main.index")))
+    return security.navigate(htmx.safe_next(form.next.data, url_for("main.index")))
 
 
 @bp.post("/logout")
 @login_required
 def logout():
-    logout_user()
+    security.log_out()  # a copy of this browser's cookies no longer signs anyone in
     flash(_("You have been logged out."), "info")
-    return htmx.see_other(url_for("main.index"))
+    return security.forget_browser_data(htmx.see_other(url_for("main.index")))

@@ -2,7 +2,7 @@
 from functools import lru_cache, partial
 
 from babel.numbers import format_decimal
-from flask import abort, current_app, flash, render_template, request, url_for
+from flask import current_app, flash, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -13,10 +13,9 @@ from webapp.coffees.cards import render_cards, render_results
 from webapp.coffees.forms import SORT_LABELS, CatalogForm, CoffeeForm
 from webapp.forms import show_service_error
 from webapp.models import BREW_METHODS
-from webapp.reviews.forms import ReviewForm
-from webapp.services import Forbidden, NotFound, ServiceError
+from webapp.reviews.page import coffee_page_context
+from webapp.services import ServiceError, pages
 from webapp.services import coffees as coffee_service
-from webapp.services import reviews as review_service
 from webapp.services.coffees import CatalogQuery, DuplicateCoffee
 
 
@@ -56,41 +55,6 @@ def show(coffee_id: int):
     return htmx.render("coffees/show.html", "coffees/_coffee.html", **context)
 
 
-def coffee_page_context(coffee_id: int, form: ReviewForm | None = None,
-                        editing: bool | None = None, saved: bool = False) -> dict:
-    """Everything the coffee page shows, in a fixed number of queries.
-
-    :raise 404: unknown coffee.
-    """
-    try:
-        coffee = coffee_service.get_coffee(coffee_id, details=True)
-    except NotFound:
-        abort(404)
-    sort = request.args.get("sort", "newest")
-    sort = sort if sort in review_service.SORTS else "newest"
-    page = max(1, request.args.get("page", 1, type=int))
-    user_id = current_user.id if current_user.is_authenticated else None
-    mine = review_service.own_review(coffee.id, user_id)
-    if form is None:
-        form = ReviewForm(formdata=None)
-        if mine is not None:
-            form.fill(mine)
-    return {
-        "coffee": coffee,
-        "brews": review_service.brew_averages(coffee.id),
-        "flavours": review_service.flavour_report(coffee),
-        "reviews": review_service.coffee_reviews(coffee.id, sort, page,
-                                                 current_app.config["REVIEWS_PER_PAGE"]),
-        "review_sort": sort,
-        "mine": mine,
-        "review_form": form,
-        "editing": bool(editing) if editing is not None else mine is None,
-        "saved": saved,
-        "can_edit": coffee_service.can_edit(coffee, current_user),
-        "can_delete": coffee_service.can_delete(current_user),
-    }
-
-
 @bp.route("/coffees/new", methods=["GET", "POST"])
 @login_required
 def new():
@@ -112,9 +76,7 @@ def new():
 @login_required
 def edit(coffee_id: int):
     """:raise 404: unknown coffee. :raise 403: neither its creator nor a moderator."""
-    coffee = coffee_or_404(coffee_id)
-    if not coffee_service.can_edit(coffee, current_user):
-        abort(403)
+    coffee = pages.editable_coffee(coffee_id, current_user.id)
     form = CoffeeForm(obj=coffee if request.method == "GET" else None)
     if request.method == "GET":
         form.process_.data, form.notes.data = coffee.process, coffee.notes
@@ -124,8 +86,6 @@ def edit(coffee_id: int):
         return htmx.render(page, fragment, status=status, form=form, coffee=coffee)
     try:
         coffee_service.update_coffee(coffee.id, current_user.id, form.to_data())
-    except Forbidden:
-        abort(403)
     except ServiceError as err:
         _field_error(form, err)
         return htmx.render(page, fragment, status=422, form=form, coffee=coffee)
@@ -137,12 +97,7 @@ def edit(coffee_id: int):
 @login_required
 def delete(coffee_id: int):
     """:raise 404: unknown coffee. :raise 403: not a moderator."""
-    try:
-        coffee_service.delete_coffee(coffee_id, current_user.id)
-    except NotFound:
-        abort(404)
-    except Forbidden:
-        abort(403)
+    coffee_service.delete_coffee(coffee_id, current_user.id)
     flash(_("The coffee and its reviews are deleted."), "info")
     return htmx.see_other(url_for("coffees.index"))
 
@@ -162,14 +117,6 @@ def similar():
         return render_template("coffees/_similar.html", exact=exact, matches=matches)
     return htmx.render("coffees/similar.html", "coffees/_similar.html",
                        exact=exact, matches=matches)
-
-
-def coffee_or_404(coffee_id: int):
-    """The coffee with its notes. :raise 404: unknown coffee."""
-    try:
-        return coffee_service.get_coffee(coffee_id)
-    except NotFound:
-        abort(404)
 
 
 def _field_error(form, err: ServiceError) -> None:

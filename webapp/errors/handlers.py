@@ -1,10 +1,17 @@
-"""Friendly error pages; htmx requests get a fragment shown in the flash area."""
+"""Errors mapped once: HTTP errors and the services' refusals.
+
+Each answers as the client asks: a friendly page, an htmx fragment shown in the
+flash area, or JSON (``{"error": {"status", "message", "field"}}``) for a client
+that prefers ``application/json`` to ``text/html``.
+"""
+from flask import jsonify, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException
 
 from webapp import htmx
 from webapp.extensions import db
+from webapp.services import Forbidden, NotFound, ServiceError
 
 TITLES = {
     400: _l("Bad request"),
@@ -29,22 +36,38 @@ MESSAGES = {
 
 
 def init_app(app) -> None:
-    for code in TITLES:
-        app.register_error_handler(code, handle_http_error)
+    app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
+    app.register_error_handler(ServiceError, handle_service_error)
+
+
+def service_status(error: ServiceError) -> int:
+    """``NotFound`` is 404, ``Forbidden`` 403, any other refusal 422."""
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, Forbidden):
+        return 403
+    return 422
+
+
+def handle_service_error(error: ServiceError):
+    """A refusal no route turned into an inline form error."""
+    return error_response(service_status(error), error.message, field=error.field)
 
 
 def handle_http_error(error: HTTPException):
     code = error.code or 500
     if code >= 500:
         db.session.rollback()
-        error = InternalServerError()
-        code = 500
+        # Whatever went wrong, its description is not for the visitor.
+        return error_response(code, MESSAGES[500], title=TITLES[500])
     message = MESSAGES.get(code, error.description)
     # A description given to abort() is meant for the user; werkzeug's defaults are not.
     if error.description and error.description != type(error).description:
         message = error.description
-    return error_response(code, message)
+    # Allow (405) and Retry-After (429) still tell the client what to do.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+    return error_response(code, message, title=TITLES.get(code, error.name), headers=headers)
 
 
 def handle_csrf_error(error: CSRFError):
@@ -53,10 +76,23 @@ def handle_csrf_error(error: CSRFError):
     )
 
 
-def error_response(code: int, message: str):
-    response = htmx.render("errors/error.html", "errors/_error.html", status=code, code=code,
-                           title=TITLES.get(code, ""), message=message)
-    if htmx.is_fragment_request():
-        htmx.retarget(response, "#flashes")
-        htmx.reswap(response, "innerHTML")
+def wants_json() -> bool:
+    """True when the client ranks JSON above HTML in its ``Accept`` header."""
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def error_response(code: int, message, field: str | None = None, title=None, headers=()):
+    """The error as JSON, an htmx fragment for the flash area, or a full page."""
+    if wants_json():
+        response = jsonify(error={"status": code, "message": str(message), "field": field})
+        response.status_code = code
+    else:
+        response = htmx.render("errors/error.html", "errors/_error.html", status=code,
+                               code=code, title=title or TITLES.get(code, ""), message=message)
+        if htmx.is_fragment_request():
+            htmx.retarget(response, "#flashes")
+            htmx.reswap(response, "innerHTML")
+    response.headers.extend(headers)
+    response.vary.add("Accept")
     return response

@@ -1,7 +1,7 @@
 """Home page, health check and the language switcher."""
 from urllib.parse import urlsplit
 
-from flask import current_app, jsonify, request, session
+from flask import abort, current_app, jsonify, request, session
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select, text
@@ -30,8 +30,7 @@ def set_language():
     """Switch language for this visitor (and in the account's settings when logged in)."""
     lang = request.form.get("lang", "")
     if lang not in current_app.config["LANGUAGES"]:
-        return htmx.render("errors/error.html", "errors/_error.html", status=422,
-                           code=422, message=_("Unknown language."))
+        abort(422, description=_("Unknown language."))
     session["lang"] = lang
     if current_user.is_authenticated:
         user_service.set_locale(current_user.id, lang)

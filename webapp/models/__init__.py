@@ -1,7 +1,8 @@
 """The data model, shared by the web app, the workers and the bot."""
 from webapp.models.coffee import PROCESSES, ROASTS, Coffee, CoffeeNote, CoffeeTerm
 from webapp.models.review import BREW_METHODS, Review, ReviewTag
+from webapp.models.session import UserSession
 from webapp.models.user import ROLES, User
 
 __all__ = ["BREW_METHODS", "PROCESSES", "ROASTS", "ROLES", "Coffee", "CoffeeNote", "CoffeeTerm",
-           "Review", "ReviewTag", "User"]
+           "Review", "ReviewTag", "User", "UserSession"]

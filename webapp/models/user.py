@@ -32,15 +32,27 @@ class User(db.Model):
     bio: Mapped[str] = mapped_column(Text, default="")
     locale: Mapped[str | None] = mapped_column(String(8))
     role: Mapped[str] = mapped_column(String(16), default="user")
-    # Part of the login id: changing it signs out every other session.
+    # No longer read: sessions live in user_sessions (a password change deletes the
+    # others there). Dropping the column is left to a later migration of users.
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 
+    # This browser's session (webapp.services.sessions), set at log-in and when the
+    # session loads the user; plain attributes, not columns.
+    login_token = None
+    login_session_id = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_token}"
+        """The login id Flask-Login keeps in the cookies: the session's token.
+
+        :raise RuntimeError: when the user was not logged in through a session.
+        """
+        if not self.login_token:
+            raise RuntimeError("log in with webapp.security.log_in, which starts a session")
+        return self.login_token
 
     # What Flask-Login asks of a user (its UserMixin would import the request layer
     # into the models, which the bot and workers share).

@@ -1,16 +1,18 @@
 """Public profiles and the account's own settings."""
 from flask import abort, current_app, flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import ngettext
-from flask_login import current_user, login_required, login_user
+from flask_babel import format_timedelta, ngettext
+from flask_login import current_user, login_required
 
-from webapp import htmx
+from webapp import devices, htmx, security
 from webapp.extensions import limiter
 from webapp.forms import refuse_flood, show_service_error
 from webapp.profiles import bp
 from webapp.profiles.forms import PasswordForm, SettingsForm
-from webapp.services import ServiceError
+from webapp.models.base import utcnow
+from webapp.services import NotFound, ServiceError
 from webapp.services import reviews as review_service
+from webapp.services import sessions as session_service
 from webapp.services import users as user_service
 
 
@@ -74,13 +76,67 @@ def password():
             "Too many password attempts. Try again in %(num)d minutes.", verdict.retry_minutes,
         ), verdict)
     try:
-        user = user_service.change_password(current_user.id, form.current_password.data,
-                                            form.new_password.data)
+        user_service.change_password(current_user.id, form.current_password.data,
+                                     form.new_password.data,
+                                     keep_session_id=security.current_session_id())
     except ServiceError as err:
         show_service_error(form, err)
         return htmx.render(page, fragment, status=422, form=form)
     limiter.clear("password-check", current_user.id)
-    # The new session token signs out other sessions; keep this one signed in.
-    login_user(user)
     flash(_("Your password has been changed."), "success")
     return htmx.see_other(url_for("profiles.settings"))
+
+
+@bp.get("/settings/sessions")
+@login_required
+def sessions():
+    """Where the account is signed in, with a way to sign out any of it."""
+    return _render_sessions()
+
+
+@bp.post("/settings/sessions/<int:session_id>/sign-out")
+@login_required
+def sign_out_session(session_id: int):
+    """:raise 404: when the account has no such session."""
+    if session_id == security.current_session_id():
+        security.log_out()
+        flash(_("You have been logged out."), "info")
+        return security.forget_browser_data(htmx.see_other(url_for("main.index")))
+    try:
+        session_service.end_session(current_user.id, session_id)
+    except NotFound:
+        abort(404)
+    flash(_("That session has been signed out."), "success")
+    return _after_sign_out()
+
+
+@bp.post("/settings/sessions/sign-out-others")
+@login_required
+def sign_out_other_sessions():
+    count = session_service.end_other_sessions(current_user.id, security.current_session_id())
+    flash(ngettext("%(num)d other session signed out.", "%(num)d other sessions signed out.",
+                   count), "success")
+    return _after_sign_out()
+
+
+def _after_sign_out():
+    # htmx swaps the new list in place; without JavaScript the browser reloads the page.
+    if htmx.is_fragment_request():
+        return _render_sessions()
+    return htmx.see_other(url_for("profiles.sessions"))
+
+
+def _render_sessions():
+    current_id, now = security.current_session_id(), utcnow()
+    rows = [{
+        "id": row.id,
+        "device": devices.describe(row.user_agent),
+        "ip": row.ip,
+        "created_at": row.created_at,
+        "last_seen_at": row.last_seen_at,
+        "last_seen": format_timedelta(row.last_seen_at - now, granularity="minute",
+                                      add_direction=True),
+        "current": row.id == current_id,
+    } for row in session_service.list_sessions(current_user.id)]
+    return htmx.render("profiles/sessions.html", "profiles/_sessions.html", sessions=rows,
+                       others=sum(not r["current"] for r in rows))

@@ -1,16 +1,14 @@
 """Writing, editing and deleting reviews, and the lists of them."""
-from flask import abort, flash, request, url_for
+from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp import htmx
-# A module reference, not a name: the two route modules import each other.
-from webapp.coffees import routes as coffee_routes
+from webapp.reviews.page import coffee_page_context
 from webapp.forms import show_service_error
-from webapp.profiles.routes import profile_context
 from webapp.reviews import bp
 from webapp.reviews.forms import ReviewForm
-from webapp.services import Forbidden, NotFound, ServiceError
+from webapp.services import ServiceError, pages
 from webapp.services import reviews as review_service
 
 PAGE = "coffees/show.html"
@@ -22,7 +20,7 @@ def for_coffee(coffee_id: int):
 
     :raise 404: unknown coffee.
     """
-    context = coffee_routes.coffee_page_context(coffee_id)
+    context = coffee_page_context(coffee_id)
     return htmx.render(PAGE, "reviews/_list.html", **context)
 
 
@@ -35,7 +33,6 @@ def save(coffee_id: int):
 
     :raise 404: unknown coffee. :raise 422: invalid input, nothing saved.
     """
-    coffee_routes.coffee_or_404(coffee_id)
     form = ReviewForm()
     if not form.validate():
         return _invalid(coffee_id, form)
@@ -43,14 +40,12 @@ def save(coffee_id: int):
         _review, created = review_service.save_review(
             coffee_id, current_user.id, form.rating.data, form.brew_method.data,
             list(form.tags.data or []), form.body.data or "")
-    except NotFound:
-        abort(404)
     except ServiceError as err:
         show_service_error(form, err)
         return _invalid(coffee_id, form)
     if htmx.is_fragment_request():
         return htmx.render(PAGE, "reviews/_saved.html",
-                           **coffee_routes.coffee_page_context(coffee_id, editing=False, saved=True))
+                           **coffee_page_context(coffee_id, editing=False, saved=True))
     flash(_("Thank you for your review.") if created else _("Your review is updated."), "success")
     return htmx.see_other(url_for("coffees.show", coffee_id=coffee_id) + "#my-review")
 
@@ -62,7 +57,7 @@ def edit(coffee_id: int):
 
     :raise 404: unknown coffee.
     """
-    context = coffee_routes.coffee_page_context(coffee_id, editing=True)
+    context = coffee_page_context(coffee_id, editing=True)
     return htmx.render(PAGE, "reviews/_my_review.html", **context)
 
 
@@ -73,14 +68,9 @@ def delete(review_id: int):
 
     :raise 404: unknown review. :raise 403: someone else's review.
     """
-    try:
-        coffee_id = review_service.delete_review(review_id, current_user.id)
-    except NotFound:
-        abort(404)
-    except Forbidden:
-        abort(403)
+    coffee_id = review_service.delete_review(review_id, current_user.id)
     if htmx.is_fragment_request():
-        return htmx.render(PAGE, "reviews/_saved.html", **coffee_routes.coffee_page_context(coffee_id))
+        return htmx.render(PAGE, "reviews/_saved.html", **coffee_page_context(coffee_id))
     flash(_("The review is deleted."), "info")
     return htmx.see_other(url_for("coffees.show", coffee_id=coffee_id) + "#reviews")
 
@@ -91,10 +81,10 @@ def by_user(username: str):
 
     :raise 404: unknown user.
     """
-    context = profile_context(username)
-    return htmx.render("profiles/show.html", "reviews/_user_reviews.html", **context)
+    profile = pages.profile_page(username, request.args.get("page", 1, type=int))
+    return htmx.render("profiles/show.html", "reviews/_user_reviews.html", **vars(profile))
 
 
 def _invalid(coffee_id: int, form: ReviewForm):
-    context = coffee_routes.coffee_page_context(coffee_id, form=form, editing=True)
+    context = coffee_page_context(coffee_id, form=form, editing=True)
     return htmx.render(PAGE, "reviews/_my_review.html", status=422, **context)

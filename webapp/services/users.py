@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.database import locked
 from webapp.extensions import db
 from webapp.models import ROLES, User
-from webapp.services import Forbidden, NotFound, ServiceError, contains_pattern
+from webapp.services import Forbidden, NotFound, ServiceError, contains_pattern, sessions
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 MIN_PASSWORD = 10
@@ -93,14 +93,19 @@ def _dummy_hash() -> str:
     return _DUMMY[method]
 
 
-def change_password(user_id: int, current: str, new: str) -> User:
-    """:raise ServiceError: when ``current`` is wrong or ``new`` too short."""
+def change_password(user_id: int, current: str, new: str,
+                    keep_session_id: int | None = None) -> User:
+    """Change the password and sign out every session but ``keep_session_id``.
+
+    :raise ServiceError: when ``current`` is wrong or ``new`` too short.
+    """
     user = get_user(user_id)
     if not user.check_password(current):
         raise ServiceError(_l("Your current password is not correct."), field="current_password")
     if len(new) < MIN_PASSWORD:
         raise ServiceError(_l("At least %(n)d characters.", n=MIN_PASSWORD), field="new_password")
     user.set_password(new, current_app.config["PASSWORD_HASH_METHOD"])
+    sessions.delete_other_sessions(user.id, keep_session_id)
     db.session.commit()
     return user
 
