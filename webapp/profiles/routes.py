@@ -1,5 +1,5 @@
 """Public profiles and the account's own settings."""
-from flask import abort, current_app, flash, request, url_for
+from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import format_timedelta, ngettext
 from flask_login import current_user, login_required
@@ -10,8 +10,7 @@ from webapp.forms import refuse_flood, show_service_error
 from webapp.profiles import bp
 from webapp.profiles.forms import PasswordForm, SettingsForm
 from webapp.models.base import utcnow
-from webapp.services import NotFound, ServiceError
-from webapp.services import reviews as review_service
+from webapp.services import NotFound, ServiceError, pages
 from webapp.services import sessions as session_service
 from webapp.services import users as user_service
 
@@ -19,23 +18,8 @@ from webapp.services import users as user_service
 @bp.get("/users/<username>")
 def show(username: str):
     """:raise 404: when there is no such user."""
-    return htmx.render("profiles/show.html", "profiles/_profile.html", **profile_context(username))
-
-
-def profile_context(username: str) -> dict:
-    """The user with their review stats and one page of their reviews.
-
-    :raise 404: when there is no such user.
-    """
-    user = user_service.find_by_username(username)
-    if user is None:
-        abort(404)
-    page = max(1, request.args.get("page", 1, type=int))
-    return {
-        "user": user,
-        "stats": review_service.user_stats(user.id),
-        "reviews": review_service.user_reviews(user.id, page, current_app.config["REVIEWS_PER_PAGE"]),
-    }
+    profile = pages.profile_page(username, request.args.get("page", 1, type=int))
+    return htmx.render("profiles/show.html", "profiles/_profile.html", **vars(profile))
 
 
 @bp.route("/settings", methods=["GET", "POST"])
