@@ -175,6 +175,9 @@ class TestDidYouMean:
         assert lexicon.closest("ethopia") == "ethiopia"
         assert lexicon.closest("kenyaa") == "kenya"
         assert lexicon.closest("et") is None and lexicon.closest("zzzz") is None
+        numbered = searchtext.Lexicon({"lot": 2, "1234": 1, "sl28": 1})
+        assert numbered.closest("12345") is None and numbered.closest("sl29") is None
+        assert numbered.correct(["lott"]) == ["lot"]
         assert lexicon.correct(["ethiop", "kenya"]) is None  # nothing to correct
         assert lexicon.correct(["ethopia", "ken"]) == ["ethiopia", "ken"]
         assert lexicon.correct(["ethopia", "qqqq"]) is None

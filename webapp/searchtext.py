@@ -77,9 +77,11 @@ class Lexicon:
         self._sorted = sorted(counts)
         self._counts = counts
         # Candidates for a correction share its first letter: one bucket per letter.
+        # Words with digits (lot numbers, "74110") are never offered as corrections.
         self._by_first: dict[str, list[str]] = defaultdict(list)
         for word in self._sorted:
-            self._by_first[word[0]].append(word)
+            if word.isalpha():
+                self._by_first[word[0]].append(word)
 
     def __len__(self) -> int:
         return len(self._sorted)
@@ -91,8 +93,9 @@ class Lexicon:
 
     def closest(self, word: str) -> str | None:
         """The word most like ``word`` (then the most common), among those with
-        its first letter and a length within two of it; None when none is alike."""
-        if len(word) < MIN_CORRECTED:
+        its first letter and a length within two of it; None when none is alike,
+        and for words with digits (a lot number is right or wrong, never near)."""
+        if len(word) < MIN_CORRECTED or not word.isalpha():
             return None
         matcher = difflib.SequenceMatcher(b=word)
         best, best_key = None, (SIMILARITY, -1)
