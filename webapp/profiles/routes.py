@@ -1,5 +1,5 @@
 """Public profiles and the account's own settings."""
-from flask import abort, flash, request, url_for
+from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_babel import format_timedelta, ngettext
 from flask_login import current_user, login_required
@@ -10,7 +10,7 @@ from webapp.forms import refuse_flood, show_service_error
 from webapp.profiles import bp
 from webapp.profiles.forms import PasswordForm, SettingsForm
 from webapp.models.base import utcnow
-from webapp.services import NotFound, ServiceError, pages
+from webapp.services import ServiceError, pages
 from webapp.services import sessions as session_service
 from webapp.services import users as user_service
 
@@ -81,15 +81,12 @@ def sessions():
 @bp.post("/settings/sessions/<int:session_id>/sign-out")
 @login_required
 def sign_out_session(session_id: int):
-    """:raise 404: when the account has no such session."""
+    """:raise NotFound: (a 404) when the account has no such session."""
     if session_id == security.current_session_id():
         security.log_out()
         flash(_("You have been logged out."), "info")
         return security.forget_browser_data(htmx.see_other(url_for("main.index")))
-    try:
-        session_service.end_session(current_user.id, session_id)
-    except NotFound:
-        abort(404)
+    session_service.end_session(current_user.id, session_id)
     flash(_("That session has been signed out."), "success")
     return _after_sign_out()
 
