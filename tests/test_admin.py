@@ -147,6 +147,9 @@ class TestSetRole:
         assert response.status_code == 400
         db.session.refresh(bob)
         assert bob.role == "user"
+        # The token changed at log-in: the one to send now is on the next page.
+        token = client.get("/admin/users").data.decode().split(
+            'name="csrf_token" value="')[1].split('"')[0]
         ok = client.post(f"/admin/users/{bob.id}/role", data={"role": "admin"},
                          headers={"X-CSRFToken": token, **HX})
         assert ok.status_code == 200
