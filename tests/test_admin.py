@@ -19,22 +19,7 @@ def client_as(app, make_user, role):
     return client
 
 
-ADMIN_ROUTES = [("get", "/admin/users"), ("post", "/admin/users/1/role")]
-
-
-@pytest.mark.parametrize("method, url", ADMIN_ROUTES)
-def test_anonymous_is_sent_to_log_in(client, method, url):
-    response = getattr(client, method)(url)
-    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
-
-
-@pytest.mark.parametrize("role", ["user", "moderator"])
-@pytest.mark.parametrize("method, url", ADMIN_ROUTES)
-def test_non_admins_get_403(app, make_user, role, method, url):
-    client = client_as(app, make_user, role)
-    response = getattr(client, method)(url, data={"role": "admin"})
-    assert response.status_code == 403
-    assert b"You do not have permission" in response.data
+# Admins only: tests/test_permissions.py holds who gets 403.
 
 
 def test_non_admin_cannot_promote_themselves(app, make_user, db):

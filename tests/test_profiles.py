@@ -47,22 +47,7 @@ class TestProfilePage:
         assert b"role-moderator" in client.get("/users/mod").data
 
 
-LOGIN_ONLY = [("get", "/settings"), ("post", "/settings"),
-              ("get", "/settings/password"), ("post", "/settings/password")]
-
-
-@pytest.mark.parametrize("method, url", LOGIN_ONLY)
-def test_settings_require_login(client, method, url):
-    response = getattr(client, method)(url)
-    assert response.status_code == 302
-    assert response.headers["Location"].startswith("/auth/login?next=")
-
-
-@pytest.mark.parametrize("method, url", LOGIN_ONLY)
-def test_settings_require_login_htmx(client, method, url):
-    response = getattr(client, method)(url, headers=HX)
-    assert response.status_code == 204
-    assert response.headers["HX-Redirect"].startswith("/auth/login?next=")
+# Settings need a login: tests/test_permissions.py.
 
 
 class TestSettings:

@@ -111,24 +111,7 @@ def test_anonymous_sees_a_login_prompt(client, coffee):
     assert response.status_code == 204 and "/auth/login" in response.headers["HX-Redirect"]
 
 
-ACTORS = ["anonymous", "other", "owner", "moderator", "admin"]
-
-
-@pytest.mark.parametrize("actor, expected", list(zip(ACTORS, [302, 403, 303, 303, 303])))
-def test_delete_review_permissions(client, auth, make_user, coffee, make_review, db,
-                                   actor, expected):
-    owner = make_user("owner")
-    review = make_review(coffee, owner, 4)
-    make_user("other")
-    make_user("moderator", role="moderator")
-    make_user("admin", role="admin")
-    if actor != "anonymous":
-        auth.login(actor, PASSWORD)
-    response = client.post(f"/reviews/{review.id}/delete")
-    assert response.status_code == expected
-    assert reviews(db) == (0 if expected == 303 else 1)
-    db.session.expire_all()
-    assert db.session.get(Coffee, coffee.id).rating_count == reviews(db)
+# Who may delete a review: tests/test_permissions.py.
 
 
 def test_delete_from_htmx_updates_the_summary(logged_in, coffee, make_review, user, make_user, db):

@@ -1,0 +1,128 @@
+"""Who may do what: one table of every route that needs permission, for everyone.
+
+Anonymous visitors are sent to log in (htmx requests navigate there with
+``HX-Redirect``); a plain user gets 403 on others' coffees and reviews; moderators
+and admins moderate; only admins reach /admin. A refused request changes nothing.
+Behaviour once allowed is tested in each feature's module.
+"""
+import pytest
+from sqlalchemy import func, select
+
+from tests.conftest import HX, PASSWORD
+from webapp.models import Coffee, Review, User
+
+LOGIN = "login"
+ACTORS = ("anonymous", "other", "owner", "moderator", "admin")
+
+NEW_COFFEE = {"name": "Kochere", "roaster": "North Star", "origin": "ET", "process": "washed",
+              "roast": "light", "notes": ["jasmine"]}
+REVIEW = {"rating": "4.5", "brew_method": "pour-over", "tags": ["blueberry"], "body": "Juicy."}
+PROFILE = {"display_name": "Someone", "bio": "", "locale": ""}
+WRONG_PASSWORD = {"current_password": "not-the-password", "new_password": "a-new-password-1",
+                  "confirm": "a-new-password-1"}
+
+# {coffee} and {review} are owner's; {other} is the plain user's id; {session} is nobody's.
+TABLE = [
+    # method  url                                   form data     anonymous other owner moderator admin
+    ("GET", "/coffees/new", None,                                 (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/coffees/new", NEW_COFFEE,                          (LOGIN, 303, 303, 303, 303)),
+    ("GET", "/coffees/{coffee}/edit", None,                       (LOGIN, 403, 200, 200, 200)),
+    ("POST", "/coffees/{coffee}/edit", NEW_COFFEE,                (LOGIN, 403, 303, 303, 303)),
+    ("POST", "/coffees/{coffee}/delete", None,                    (LOGIN, 403, 403, 303, 303)),
+    ("POST", "/coffees/{coffee}/reviews", REVIEW,                 (LOGIN, 303, 303, 303, 303)),
+    ("GET", "/coffees/{coffee}/review/edit", None,                (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/reviews/{review}/delete", None,                    (LOGIN, 403, 303, 303, 303)),
+    ("GET", "/settings", None,                                    (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/settings", PROFILE,                                (LOGIN, 303, 303, 303, 303)),
+    ("GET", "/settings/password", None,                           (LOGIN, 200, 200, 200, 200)),
+    # Let through to the password check, which refuses the wrong one inline.
+    ("POST", "/settings/password", WRONG_PASSWORD,                (LOGIN, 422, 422, 422, 422)),
+    ("GET", "/settings/sessions", None,                           (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/settings/sessions/sign-out-others", None,          (LOGIN, 303, 303, 303, 303)),
+    # Not one of the account's sessions.
+    ("POST", "/settings/sessions/{session}/sign-out", None,       (LOGIN, 404, 404, 404, 404)),
+    ("POST", "/auth/logout", None,                                (LOGIN, 303, 303, 303, 303)),
+    ("GET", "/admin/users", None,                                 (LOGIN, 403, 403, 403, 200)),
+    ("POST", "/admin/users/{other}/role", {"role": "moderator"},  (LOGIN, 403, 403, 403, 303)),
+]
+
+# Routes anyone may use; every other route must be in TABLE.
+PUBLIC = {
+    ("GET", "/"), ("GET", "/healthz"), ("POST", "/language"), ("GET", "/static/<path:filename>"),
+    ("GET", "/auth/login"), ("POST", "/auth/login"), ("GET", "/auth/register"),
+    ("POST", "/auth/register"), ("GET", "/auth/check-username"),
+    ("GET", "/coffees"), ("GET", "/coffees/similar"), ("GET", "/coffees/<int:coffee_id>"),
+    ("GET", "/coffees/<int:coffee_id>/reviews"),
+    ("GET", "/users/<username>"), ("GET", "/users/<username>/reviews"),
+}
+
+CASES = [pytest.param(method, url, data, actor, expected, id=f"{method} {url} as {actor}")
+         for method, url, data, expectations in TABLE
+         for actor, expected in zip(ACTORS, expectations)]
+
+
+@pytest.fixture
+def scene(client, auth, make_user, make_coffee, make_review):
+    """owner's coffee with owner's review, the other actors, and a way to act as one."""
+    owner = make_user("owner")
+    coffee = make_coffee("Yirgacheffe", by=owner, notes=["blueberry"])
+    review = make_review(coffee, owner, 4)
+    other = make_user("other")
+    make_user("moderator", role="moderator")
+    make_user("admin", role="admin")
+    ids = {"coffee": coffee.id, "review": review.id, "other": other.id, "session": 999_999}
+
+    def act(actor):
+        if actor != "anonymous":
+            assert auth.login(actor, PASSWORD).status_code == 303
+        return client
+
+    return {"ids": ids, "act": act}
+
+
+def state(db) -> tuple:
+    """Everything a refused request could have changed."""
+    db.session.expire_all()
+    return (db.session.execute(select(Coffee.id, Coffee.name, Coffee.roaster,
+                                      Coffee.rating_count).order_by(Coffee.id)).all(),
+            db.session.scalar(select(func.count(Review.id))),
+            db.session.execute(select(User.username, User.role, User.display_name,
+                                      User.password_hash).order_by(User.id)).all())
+
+
+def send(client, method, url, data, headers=None):
+    return client.open(url, method=method, data=data, headers=headers or {})
+
+
+@pytest.mark.parametrize("method, url, data, actor, expected", CASES)
+def test_permission(scene, db, method, url, data, actor, expected):
+    client = scene["act"](actor)
+    before = state(db)
+    response = send(client, method, url.format(**scene["ids"]), data)
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/auth/login?next=")
+    else:
+        assert response.status_code == expected
+    if expected in (LOGIN, 403):
+        assert state(db) == before
+
+
+@pytest.mark.parametrize("method, url, data", [
+    pytest.param(method, url, data, id=f"{method} {url}") for method, url, data, _ in TABLE])
+def test_anonymous_htmx_request_navigates_to_log_in(scene, db, method, url, data):
+    before = state(db)
+    response = send(scene["act"]("anonymous"), method, url.format(**scene["ids"]), data, HX)
+    assert response.status_code == 204
+    assert response.headers["HX-Redirect"].startswith("/auth/login?next=")
+    assert state(db) == before
+
+
+def test_every_route_is_public_or_in_the_table(app):
+    """A new route is either listed as public or given its row in TABLE."""
+    converters = {"coffee": "<int:coffee_id>", "review": "<int:review_id>",
+                  "other": "<int:user_id>", "session": "<int:session_id>"}
+    tabled = {(method, url.format(**converters)) for method, url, _data, _ in TABLE}
+    routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+    assert routes - PUBLIC == tabled
