@@ -191,7 +191,13 @@ class TestCsrfRotation:
 
 
 class TestSessionsPage:
-    # Who may use these pages: tests/test_permissions.py.
+    @pytest.mark.parametrize("method, url", [
+        ("get", "/settings/sessions"), ("post", "/settings/sessions/1/sign-out"),
+        ("post", "/settings/sessions/sign-out-others")])
+    def test_login_required(self, client, method, url):
+        response = getattr(client, method)(url)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/auth/login?next=")
 
     def test_lists_the_accounts_sessions_with_this_device_marked(self, app, db, user, make_user):
         make_user("bob")

@@ -69,9 +69,10 @@ def register_commands(app: Flask) -> None:
 
 
 def register_hooks(app: Flask) -> None:
-    from webapp import security
+    from webapp import forms, security
 
     security.init_headers(app)
+    forms.init_app(app)  # refuses control characters in any input, before every view
 
 
 def register_subscribers(app: Flask) -> None:

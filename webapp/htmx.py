@@ -3,6 +3,7 @@ import json
 from urllib.parse import urlsplit
 
 from flask import Response, make_response, redirect, render_template, request, session
+from werkzeug.urls import iri_to_uri
 
 
 def is_htmx() -> bool:
@@ -79,13 +80,20 @@ def location(response: Response, url: str) -> Response:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """Return ``target`` only if it stays on this site, else ``default``."""
+    """Return ``target`` only if it stays on this site, else ``default``.
+
+    The result is ASCII (non-ASCII percent-encoded): it goes into ``Location``
+    and ``HX-Redirect`` headers, which only carry latin-1.
+    """
     if not target:
         return default
     target = target.strip()
-    if "\\" in target or any(ord(c) < 32 for c in target):
+    if "\\" in target or any(ord(c) < 32 or 0x7f <= ord(c) <= 0x9f for c in target):
+        return default
+    # Checked before parsing: urlsplit raises on hosts like "//[".
+    if not target.startswith("/") or target.startswith("//"):
         return default
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    if parts.scheme or parts.netloc:
         return default
-    return target
+    return iri_to_uri(target)

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from webapp import htmx
 from webapp.admin import bp
+from webapp.forms import page_number
 from webapp.models import ROLES
 from webapp.templating import role_label
 from webapp.services import Forbidden, NotFound, ServiceError
@@ -31,8 +32,8 @@ def admin_required(view):
 @admin_required
 def users():
     query = request.args.get("q", "").strip()[:100]
-    page = request.args.get("page", 1, type=int)
-    pagination = user_service.search_users(query, max(page, 1), current_app.config["USERS_PER_PAGE"])
+    pagination = user_service.search_users(query, page_number(request.args),
+                                           current_app.config["USERS_PER_PAGE"])
     return htmx.render("admin/users.html", "admin/_users_table.html",
                        pagination=pagination, query=query, roles=ROLES)
 

@@ -1,13 +1,13 @@
 """Sign-up and log-in forms."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
 
+from webapp.forms import Form
 from webapp.services import users as user_service
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(Form):
     username = StringField(
         _l("Username"),
         validators=[
@@ -41,7 +41,7 @@ class RegisterForm(FlaskForm):
             raise ValidationError(_l("An account with this email already exists."))
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     login = StringField(_l("Username or email"), validators=[DataRequired(), Length(max=254)],
                         render_kw={"autocomplete": "username", "autocapitalize": "none"})
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)],

@@ -1,12 +1,11 @@
 """The catalog's search form and the coffee form."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (IntegerField, SearchField, SelectField, SelectMultipleField, StringField,
                      TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from webapp import countries, flavours
-from webapp.forms import options
+from webapp.forms import Form, options
 from webapp.models import PROCESSES, ROASTS
 from webapp.models.coffee import ALTITUDE_MAX, NAME_MAX, TEXT_MAX
 from webapp.services.coffees import MAX_NOTES, CatalogQuery, CoffeeData
@@ -15,7 +14,7 @@ SORT_LABELS = {"top": _l("Top rated"), "reviews": _l("Most reviewed"), "newest":
                "name": _l("Name")}
 
 
-class CatalogForm(FlaskForm):
+class CatalogForm(Form):
     """Only renders the GET form; the route reads the arguments through CatalogQuery."""
 
     class Meta:
@@ -49,7 +48,7 @@ def flavour_choices() -> list[tuple[str, str]]:
             for slug, node in flavours.FLAVOURS.items()]
 
 
-class CoffeeForm(FlaskForm):
+class CoffeeForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=NAME_MAX)],
                        render_kw={"autocomplete": "off"})
     roaster = StringField(_l("Roaster"), validators=[DataRequired(), Length(max=NAME_MAX)],
@@ -59,10 +58,11 @@ class CoffeeForm(FlaskForm):
     producer = StringField(_l("Farm or producer"), validators=[Optional(), Length(max=NAME_MAX)])
     variety = StringField(_l("Variety"), validators=[Optional(), Length(max=NAME_MAX)],
                           description=_l("For example Heirloom, SL28, Gesha, Bourbon."))
-    process_ = SelectField(_l("Process"), choices=options(PROCESSES.items()),
-                           validators=[DataRequired()], name="process")
-    roast = SelectField(_l("Roast level"), choices=options(ROASTS.items()),
-                        validators=[DataRequired()])
+    # Optional: left at "Not stated", they are stored as unknown (NULL), never guessed.
+    process_ = SelectField(_l("Process"), name="process",
+                           choices=options([("", _l("Not stated")), *PROCESSES.items()]))
+    roast = SelectField(_l("Roast level"),
+                        choices=options([("", _l("Not stated")), *ROASTS.items()]))
     altitude = IntegerField(_l("Altitude (metres)"),
                             validators=[Optional(), NumberRange(0, ALTITUDE_MAX)])
     notes = SelectMultipleField(_l("Roaster's tasting notes"), choices=options(flavours.choices()),

@@ -11,7 +11,7 @@ from webapp import countries, flavours, htmx
 from webapp.coffees import bp
 from webapp.coffees.cards import render_cards, render_results
 from webapp.coffees.forms import SORT_LABELS, CatalogForm, CoffeeForm
-from webapp.forms import show_service_error
+from webapp.forms import id_arg, show_service_error
 from webapp.models import BREW_METHODS
 from webapp.reviews.page import coffee_page_context
 from webapp.services import ServiceError, pages
@@ -79,7 +79,9 @@ def edit(coffee_id: int):
     coffee = pages.editable_coffee(coffee_id, current_user.id)
     form = CoffeeForm(obj=coffee if request.method == "GET" else None)
     if request.method == "GET":
-        form.process_.data, form.notes.data = coffee.process, coffee.notes
+        # Unknown (NULL) process or roast selects the empty "Not stated" choice.
+        form.process_.data, form.notes.data = coffee.process or "", coffee.notes
+        form.roast.data = coffee.roast or ""
     page, fragment = "coffees/form.html", "coffees/_form.html"
     if request.method == "GET" or not form.validate():
         status = 200 if request.method == "GET" else 422
@@ -107,7 +109,7 @@ def similar():
     """Near matches while someone types a new coffee's name and roaster."""
     name = request.args.get("name", "").strip()[:120]
     roaster = request.args.get("roaster", "").strip()[:120]
-    exclude = request.args.get("exclude", type=int)
+    exclude = id_arg(request.args, "exclude")
     exact = coffee_service.find_duplicate(roaster, name, exclude) if name and roaster else None
     matches = [c for c in coffee_service.similar_coffees(name, roaster)
                if c.id != exclude and (exact is None or c.id != exact.id)]

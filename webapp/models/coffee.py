@@ -53,8 +53,9 @@ class Coffee(db.Model):
     region: Mapped[str] = mapped_column(String(NAME_MAX), default="")
     producer: Mapped[str] = mapped_column(String(NAME_MAX), default="")
     variety: Mapped[str] = mapped_column(String(NAME_MAX), default="")
-    process: Mapped[str] = mapped_column(String(16), index=True)
-    roast: Mapped[str] = mapped_column(String(16), index=True)
+    # NULL when the person adding the coffee did not say (the CHECKs pass on NULL).
+    process: Mapped[str | None] = mapped_column(String(16), index=True)
+    roast: Mapped[str | None] = mapped_column(String(16), index=True)
     altitude: Mapped[int | None] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
     added_by_id: Mapped[int | None] = mapped_column(
@@ -108,11 +109,13 @@ class Coffee(db.Model):
 
     @property
     def process_label(self) -> str:
-        return PROCESSES.label(self.process)
+        """The process's label, or "" when it is unknown."""
+        return PROCESSES.label(self.process) if self.process else ""
 
     @property
     def roast_label(self) -> str:
-        return ROASTS.label(self.roast)
+        """The roast level's label, or "" when it is unknown."""
+        return ROASTS.label(self.roast) if self.roast else ""
 
 
 class CoffeeNote(db.Model):

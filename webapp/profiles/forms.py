@@ -1,15 +1,14 @@
 """Profile settings and password change."""
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from webapp.forms import options
+from webapp.forms import Form, options
 from webapp.services.users import MIN_PASSWORD
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(Form):
     display_name = StringField(_l("Display name"), validators=[Length(max=64)])
     bio = TextAreaField(_l("About you"), validators=[Length(max=500)],
                         description=_l("Up to 500 characters."), render_kw={"rows": 4})
@@ -21,7 +20,7 @@ class SettingsForm(FlaskForm):
                                        *current_app.config["LANGUAGES"].items()])
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()],
                                      render_kw={"autocomplete": "current-password"})
     new_password = PasswordField(

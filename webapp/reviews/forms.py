@@ -1,22 +1,24 @@
 """The review form."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from webapp import flavours
-from webapp.forms import options
+from webapp.forms import Form, options
 from webapp.models import BREW_METHODS
 from webapp.models.coffee import TEXT_MAX
 
 RATINGS = [f"{n / 2:g}" for n in range(1, 11)]
 
 
-class ReviewForm(FlaskForm):
+class ReviewForm(Form):
     rating = RadioField(_l("Your rating"), choices=options((r, r) for r in RATINGS),
                         validators=[InputRequired(message=_l("Choose a rating from 0.5 to 5 stars."))])
-    brew_method = SelectField(_l("Brewed with"), choices=options(BREW_METHODS.items()),
-                              validators=[InputRequired()])
+    # Starts empty: an untouched select must not send its first method.
+    brew_method = SelectField(
+        _l("Brewed with"),
+        choices=options([("", _l("Choose a brew method…")), *BREW_METHODS.items()]),
+        validators=[InputRequired(message=_l("Choose a brew method."))])
     tags = SelectMultipleField(_l("Flavours you found"), choices=options(flavours.choices()),
                                description=_l("Up to %(n)d.", n=flavours.MAX_TAGS))
     body = TextAreaField(_l("Your notes"), validators=[Length(max=TEXT_MAX)],

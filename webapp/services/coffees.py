@@ -1,6 +1,5 @@
 """The coffee catalog: adding, editing, deleting and finding coffees."""
 import difflib
-import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -18,6 +17,7 @@ from webapp.models import PROCESSES, ROASTS, Coffee, CoffeeNote, CoffeeTerm, Use
 from webapp.models.base import utcnow
 from webapp.models.coffee import ALTITUDE_MAX, NAME_MAX, TERM_MAX, TEXT_MAX
 from webapp.services import Forbidden, NotFound, ServiceError
+from webapp.text import clean_name, compare_key, has_control, is_visible, normalise
 
 MAX_NOTES = 8
 SORTS = ("top", "reviews", "newest", "name")
@@ -40,8 +40,8 @@ class CoffeeData:
     name: str
     roaster: str
     origin: str
-    process: str
-    roast: str
+    process: str | None  # None or "": unknown
+    roast: str | None
     region: str = ""
     producer: str = ""
     variety: str = ""
@@ -51,9 +51,9 @@ class CoffeeData:
 
 
 def dedupe_key(roaster: str, name: str) -> str:
-    """Roaster and name compared ignoring case and spaces."""
-    squash = lambda s: re.sub(r"\s+", "", s).casefold()  # noqa: E731
-    return f"{squash(roaster)}|{squash(name)}"
+    """Roaster and name compared ignoring case, spaces and invisible characters
+    (webapp.text), so that a zero-width space cannot make a second copy."""
+    return f"{compare_key(roaster)}|{compare_key(name)}"
 
 
 def _words(text: str) -> list[str]:
@@ -105,12 +105,17 @@ def clean(data: CoffeeData) -> CoffeeData:
 
     :raise ServiceError: naming the first field that is missing or invalid.
     """
-    text = {k: (getattr(data, k) or "").strip()
-            for k in ("name", "roaster", "region", "producer", "variety")}
-    description = (data.description or "").strip().replace("\r\n", "\n")
+    names = ("name", "roaster", "region", "producer", "variety")
+    for key in (*names, "description"):
+        if has_control(getattr(data, key) or ""):
+            raise ServiceError(_l("Remove the control characters."), field=key)
+    text = {k: clean_name(getattr(data, k) or "") for k in names}
+    description = normalise((data.description or "").strip().replace("\r\n", "\n"))
     for key in ("name", "roaster"):
         if not text[key]:
             raise ServiceError(_l("This field is required."), field=key)
+        if not is_visible(text[key]):
+            raise ServiceError(_l("Use at least one visible character."), field=key)
     for key, value in text.items():
         if len(value) > NAME_MAX:
             raise ServiceError(_l("At most %(n)d characters.", n=NAME_MAX), field=key)
@@ -118,9 +123,11 @@ def clean(data: CoffeeData) -> CoffeeData:
         raise ServiceError(_l("At most %(n)d characters.", n=TEXT_MAX), field="description")
     if not countries.is_country(data.origin or ""):
         raise ServiceError(_l("Choose a country."), field="origin")
-    if data.process not in PROCESSES:
+    # Left empty, process and roast are unknown (None), never a guessed default.
+    process, roast = data.process or None, data.roast or None
+    if process is not None and process not in PROCESSES:
         raise ServiceError(_l("Choose a process."), field="process")
-    if data.roast not in ROASTS:
+    if roast is not None and roast not in ROASTS:
         raise ServiceError(_l("Choose a roast level."), field="roast")
     if data.altitude is not None and not 0 <= data.altitude <= ALTITUDE_MAX:
         raise ServiceError(_l("Between 0 and %(n)d metres.", n=ALTITUDE_MAX), field="altitude")
@@ -129,7 +136,8 @@ def clean(data: CoffeeData) -> CoffeeData:
         raise ServiceError(_l("Unknown flavour."), field="notes")
     if len(notes) > MAX_NOTES:
         raise ServiceError(_l("At most %(n)d notes.", n=MAX_NOTES), field="notes")
-    return replace(data, **text, description=description, notes=notes)
+    return replace(data, **text, description=description, notes=notes, process=process,
+                   roast=roast)
 
 
 def get_coffee(coffee_id: int, details: bool = False) -> Coffee:

@@ -10,6 +10,7 @@ from webapp.database import locked
 from webapp.extensions import db
 from webapp.models import ROLES, User
 from webapp.services import Forbidden, NotFound, ServiceError, contains_pattern, sessions
+from webapp.text import clean_name, has_control, is_visible, normalise
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 MIN_PASSWORD = 10
@@ -36,8 +37,12 @@ def email_taken(email: str) -> bool:
 
 
 def validate_username(username: str) -> None:
-    """:raise ServiceError: when the username is malformed or taken."""
-    if not USERNAME_RE.match(username):
+    """``username`` as given, cleaned (see webapp.text) before it is compared.
+
+    :raise ServiceError: when the username is malformed or taken.
+    """
+    username = clean_name(username)
+    if not USERNAME_RE.fullmatch(username):
         raise ServiceError(
             _l("3 to 32 characters: letters, digits, _ and - only."), field="username"
         )
@@ -51,7 +56,7 @@ def register_user(username: str, email: str, password: str, role: str = "user") 
     :raise ServiceError: on a malformed or taken username, a taken email or a
         short password; nothing is saved then.
     """
-    username = username.strip()
+    username = clean_name(username)
     email = email.strip().lower()
     validate_username(username)
     if email_taken(email):
@@ -111,9 +116,15 @@ def change_password(user_id: int, current: str, new: str,
 
 
 def update_profile(user_id: int, display_name: str, bio: str, locale: str | None) -> User:
-    """:raise ServiceError: on over-long values or an unknown language."""
+    """:raise ServiceError: on control characters, a display name with nothing
+        visible, over-long values or an unknown language."""
     user = get_user(user_id)
-    display_name, bio = display_name.strip(), bio.strip().replace("\r\n", "\n")
+    for field, value in (("display_name", display_name), ("bio", bio)):
+        if has_control(value):
+            raise ServiceError(_l("Remove the control characters."), field=field)
+    display_name, bio = clean_name(display_name), normalise(bio.strip().replace("\r\n", "\n"))
+    if display_name and not is_visible(display_name):
+        raise ServiceError(_l("Use at least one visible character."), field="display_name")
     if len(display_name) > 64:
         raise ServiceError(_l("At most %(n)d characters.", n=64), field="display_name")
     if len(bio) > 500:
