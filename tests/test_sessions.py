@@ -191,13 +191,7 @@ class TestCsrfRotation:
 
 
 class TestSessionsPage:
-    @pytest.mark.parametrize("method, url", [
-        ("get", "/settings/sessions"), ("post", "/settings/sessions/1/sign-out"),
-        ("post", "/settings/sessions/sign-out-others")])
-    def test_login_required(self, client, method, url):
-        response = getattr(client, method)(url)
-        assert response.status_code == 302
-        assert response.headers["Location"].startswith("/auth/login?next=")
+    # Who may use these pages: tests/test_permissions.py.
 
     def test_lists_the_accounts_sessions_with_this_device_marked(self, app, db, user, make_user):
         make_user("bob")
