@@ -90,9 +90,9 @@ def gunicorn(url: str, workers: int, settings: dict | None = None):
     """Serve the app with gunicorn's gevent worker (``settings`` added to its
     environment); yield its base URL."""
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-" + "x" * 32,
-           **(settings or {})}
-    env.pop("REDIS_URL", None)
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-" + "x" * 32}
+    env.pop("REDIS_URL", None)  # only when ``settings`` name one
+    env.update(settings or {})
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", str(workers),
@@ -116,24 +116,44 @@ def gunicorn(url: str, workers: int, settings: dict | None = None):
         proc.wait(10)
 
 
-def wrk(base: str, paths: list[str], headers: dict, seconds: int, connections: int) -> float:
-    """Requests per second over ``paths`` in turn; any non-2xx answer fails the run."""
-    script = ["local paths = {" + ", ".join(f'"{p}"' for p in paths) + "}",
-              "local i = 0",
-              "request = function()",
-              "  i = i % #paths + 1",
-              "  return wrk.format('GET', paths[i])",
-              "end"]
-    for name, value in headers.items():
-        script.insert(0, f'wrk.headers["{name}"] = "{value}"')
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write("\n".join(script))
-    try:
+WRK_SCRIPT = """
+-- The paths, one a line; thread n of N starts n/N of the way through the list, at
+-- the offset given after "--", and cycles from there.
+local paths = {}
+for line in io.lines("%(file)s") do paths[#paths + 1] = line end
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+function init(args)
+  local start, count = tonumber(args[1]) or 0, tonumber(args[2]) or 1
+  i = (start + math.floor(#paths / count) * (id or 0)) %% #paths
+end
+request = function()
+  i = i %% #paths + 1
+  return wrk.format("GET", paths[i])
+end
+"""
+
+
+def wrk(base: str, paths: list[str], headers: dict, seconds: int, connections: int,
+        start: int = 0, threads: int = 1) -> tuple[float, int]:
+    """Requests per second, and requests made, cycling through ``paths`` from ``start``.
+
+    :raise RuntimeError: when any answer is not 2xx (the run would not be honest).
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "paths.txt"
+        listing.write_text("\n".join(paths) + "\n")
+        script = Path(tmp) / "cycle.lua"
+        lines = [f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()]
+        script.write_text("\n".join(lines) + WRK_SCRIPT % {"file": listing})
         out = subprocess.run(
-            ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", f.name, base],
+            ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
+             "-s", str(script), base, "--", str(start), str(threads)],
             capture_output=True, text=True, check=True).stdout
-    finally:
-        os.unlink(f.name)
     if "Non-2xx" in out:
         raise RuntimeError("wrk saw error responses:\n" + out)
-    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    return rps, int(re.search(r"(\d+) requests in", out).group(1))
