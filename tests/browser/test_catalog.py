@@ -180,7 +180,7 @@ def test_invalid_review_shows_inline_errors(page, make_user, make_coffee):
     page.goto(f"/coffees/{coffee.id}")
     page.locator("#my-review").get_by_role("button", name="Publish review").click()
     expect(page.locator("#my-review .field-error")).to_have_text(
-        "Choose a rating from 0.5 to 5 stars.")
+        ["Choose a rating from 0.5 to 5 stars.", "Choose a brew method."])
     expect(page.locator("#rating-summary")).to_contain_text("No ratings yet.")
 
 
