@@ -1,10 +1,13 @@
-"""After log-out, Back must not bring a private page back from htmx's history cache."""
+"""After log-out, Back must not bring a private page back from htmx's history cache;
+signing out another device from /settings/sessions, in place."""
 import json
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.steps import log_in, log_out, path_is
+from tests.test_sessions import SAFARI_IPHONE, logged_in_as
+from tests.test_sessions import log_in as log_in_elsewhere
 
 PRIVATE = "Only I should ever read this bio 4217"
 
@@ -58,3 +61,24 @@ def test_back_after_log_out_shows_no_private_page(page, make_user):
     expect(page.locator("textarea")).to_have_count(0)
     expect(page.get_by_role("button", name="Log out")).to_have_count(0)
     assert PRIVATE not in storage_text(page)
+
+
+def test_sign_out_another_device_in_place(page, app, make_user):
+    make_user("alice")
+    phone = log_in_elsewhere(app, SAFARI_IPHONE)
+    page.goto("/")
+    log_in(page, "alice")
+    expect(page.locator("#flashes")).to_contain_text("Welcome back")
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_role("link", name="Sessions").click()
+    expect(page).to_have_url(path_is("/settings/sessions"))
+    devices = page.locator("#sessions li")
+    expect(devices).to_have_count(2)
+    expect(devices.filter(has_text="This device")).to_contain_text("Chrome on Linux")
+
+    page.locator("#sessions li", has_text="Safari on iOS").get_by_role("button", name="Sign out").click()
+    expect(page.locator("#flashes")).to_contain_text("That session has been signed out.")
+    expect(devices).to_have_count(1)
+    expect(page.get_by_text("You are not signed in anywhere else.")).to_be_visible()
+    expect(page).to_have_url(path_is("/settings/sessions"))
+    assert not logged_in_as(phone)
