@@ -169,6 +169,21 @@ class TestNormalisedAndVisible:
         assert "This coffee is already in the catalog." in body(response)
         assert counts()[1] == 1
 
+    def test_sign_up_drops_zero_width_characters_from_the_username(self, client):
+        response = client.post("/auth/register", data={
+            "username": "\u2066ali\u200bce2\u2069", "email": "a2@example.com",
+            "password": PASSWORD, "confirm": PASSWORD})
+        assert response.status_code == 303
+        assert db.session.scalar(select(User.username)) == "alice2"
+
+    def test_sign_up_with_a_taken_name_and_a_zero_width_space_is_422(self, client, user):
+        response = client.post("/auth/register", data={
+            "username": "ali\u200bce", "email": "a2@example.com", "password": PASSWORD,
+            "confirm": PASSWORD})
+        assert response.status_code == 422
+        assert "This username is already taken." in body(response)
+        assert counts()[0] == 1
+
     def test_zero_width_characters_leave_a_username(self, app):
         user = user_service.register_user("bo\u200bb\u2060", "bob@example.com", PASSWORD)
         assert user.username == "bob"

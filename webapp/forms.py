@@ -32,6 +32,12 @@ def _normalise(value):
     return text.normalise(value) if isinstance(value, str) else value
 
 
+def name_filter(value):
+    """A filter for fields that hold a name: cleaned as the services store it, so the
+    form's own checks (a username's letters) see what will be saved."""
+    return text.clean_name(value) if isinstance(value, str) else value
+
+
 def options(pairs) -> list[SelectChoice]:
     """``(value, label)`` pairs as choices for a select or radio field."""
     return [SelectChoice(value, label) for value, label in pairs]

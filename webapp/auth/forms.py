@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Regexp, ValidationError
 
-from webapp.forms import Form
+from webapp.forms import Form, name_filter
 from webapp.services import users as user_service
 
 
@@ -15,6 +15,7 @@ class RegisterForm(Form):
             Length(min=3, max=32),
             Regexp(user_service.USERNAME_RE, message=_l("Letters, digits, _ and - only.")),
         ],
+        filters=[name_filter],
         render_kw={"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"},
     )
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email()],
