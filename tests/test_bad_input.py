@@ -135,6 +135,15 @@ class TestNormalisedAndVisible:
         stored = db.session.get(User, user.id)
         assert stored.display_name == "Zoë Ёлкина" and stored.bio == "Zoë Ёлкина"
 
+    def test_a_review_is_stored_nfc(self, logged_in, make_coffee):
+        """Through the base form's filter: the review service itself does not normalise."""
+        coffee = make_coffee("Kochere")
+        nfd = unicodedata.normalize("NFD", "Мёд и café")
+        response = logged_in.post(f"/coffees/{coffee.id}/reviews", data={
+            "rating": "4", "brew_method": "aeropress", "body": nfd})
+        assert response.status_code == 303
+        assert db.session.scalar(select(Review.body)) == "Мёд и café"
+
     @pytest.mark.parametrize("name", ["\u200b\u200b", "\u0301\u0301", " \u3164 ", "\u2066\u2069"])
     @pytest.mark.parametrize("field", ["name", "roaster"])
     def test_coffee_names_need_a_visible_character(self, logged_in, field, name):
