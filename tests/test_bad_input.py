@@ -31,14 +31,16 @@ def counts() -> tuple[int, int, int]:
 def admin_client(app, make_user):
     make_user("root", role="admin")
     client = app.test_client()
-    assert client.post("/auth/login", data={"login": "root", "password": PASSWORD}).status_code == 303
+    response = client.post("/auth/login", data={"login": "root", "password": PASSWORD})
+    assert response.status_code == 303
     return client
 
 
 class TestControlCharacters:
     @pytest.mark.parametrize("char", CONTROLS)
-    @pytest.mark.parametrize("url", ["/coffees?q=a{}b", "/auth/check-username?username=ab{}c",
-                                     "/coffees/similar?name=Gu{}ji&roaster=x", "/coffees?origin={}"])
+    @pytest.mark.parametrize("url", [
+        "/coffees?q=a{}b", "/auth/check-username?username=ab{}c",
+        "/coffees/similar?name=Gu{}ji&roaster=x", "/coffees?origin={}"])
     def test_in_a_query_string_is_422(self, client, url, char):
         response = client.get(url.format(char))
         assert response.status_code == 422

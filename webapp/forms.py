@@ -78,8 +78,8 @@ def refuse_bad_input() -> None:
     :raise 422: a control character in a query or form value, or a file sent
         to a form (no form takes files).
     """
-    if text.has_control(request.path) or any(
-            isinstance(v, int) and not 0 <= v <= ID_MAX for v in (request.view_args or {}).values()):
+    ids = [v for v in (request.view_args or {}).values() if isinstance(v, int)]
+    if text.has_control(request.path) or any(not 0 <= v <= ID_MAX for v in ids):
         abort(404)
     values = [*request.args.items(multi=True)]
     if request.method not in ("GET", "HEAD", "OPTIONS"):
