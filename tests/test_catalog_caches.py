@@ -9,8 +9,8 @@ from tests.conftest import HX, PASSWORD, make_app
 from webapp import caches, events
 from webapp.extensions import db
 from webapp.models import Coffee
-from webapp.services import users as user_service
 from webapp.services import coffees as coffee_service
+from webapp.services import users as user_service
 from webapp.services.coffees import CatalogQuery, CoffeeData
 
 RU = {**HX, "Accept-Language": "ru-RU,ru;q=0.9"}
@@ -195,7 +195,7 @@ class TestTwoProcesses:
         assert total(page) == 1 and cards(page) == 1 and card(page, coffee.id)
         assert "(1 review)" in card(fragment(b), coffee.id)
 
-    def test_the_version_is_shared_through_redis(self, two_apps, make_coffee, count_queries):
+    def test_the_version_is_shared_through_redis(self, two_apps, make_coffee):
         make_coffee("Lot 1")
         a, b = two_apps
         query = CatalogQuery(q="lot").cleaned()
