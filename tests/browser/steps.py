@@ -1,11 +1,40 @@
 """Steps shared by the browser tests: what a person does, in a few lines each."""
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page
+from playwright.sync_api import expect as playwright_expect
 from sqlalchemy import func, select
 
+from tests.browser.axe_guard import guard_of
 from tests.conftest import PASSWORD
 from webapp.models import User
+
+
+def expect(target, message: str | None = None):
+    """Playwright's ``expect``; once an assertion holds, axe checks the page it looked at.
+
+    What a test waits for (a swapped fragment, a new page) is a state people see.
+    """
+    page = target if isinstance(target, Page) else target.page if isinstance(target, Locator) else None
+    return _Checked(playwright_expect(target, message), page)
+
+
+class _Checked:
+    def __init__(self, assertions, page):
+        self._assertions, self._page = assertions, page
+
+    def __getattr__(self, name):
+        attr = getattr(self._assertions, name)
+        if not callable(attr):  # ``expect(x).not_``: more assertions
+            return _Checked(attr, self._page)
+
+        def assert_then_check(*args, **kwargs):
+            result = attr(*args, **kwargs)
+            guard = guard_of(self._page) if self._page is not None else None
+            if guard is not None:
+                guard.check()
+            return result
+        return assert_then_check
 
 
 def path_is(path: str) -> re.Pattern:

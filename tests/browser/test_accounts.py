@@ -1,9 +1,8 @@
 """Accounts in a real browser with htmx: sign up, log out and in, edit, switch language."""
 import pytest
-from playwright.sync_api import expect
 
-from tests.browser.steps import (edit_profile, fill_signup, find_user, log_in, log_out, path_is,
-                                 user_count)
+from tests.browser.steps import (edit_profile, expect, fill_signup, find_user, log_in, log_out,
+                                 path_is, user_count)
 from tests.conftest import PASSWORD
 
 

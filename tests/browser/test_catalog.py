@@ -3,10 +3,9 @@ and a review that moves the histogram without a reload (and without JavaScript).
 import re
 
 import pytest
-from playwright.sync_api import expect
 from sqlalchemy import select
 
-from tests.browser.steps import fresh, log_in, path_is
+from tests.browser.steps import expect, fresh, log_in, path_is
 from webapp.models import Coffee
 
 
@@ -208,17 +207,13 @@ def test_the_same_review_without_javascript(nojs_page, csrf_app, make_user, make
     expect(summary.locator("li[data-stars='4.5'] .hist-count")).to_have_text("1")
 
 
-def test_russian_visitor_finds_ethiopia_by_two_letters(browser, live_server, catalog):
-    context = browser.new_context(base_url=live_server.url, locale="ru-RU")
-    page = context.new_page()
-    try:
-        page.goto("/coffees")
-        expect(page.locator("html")).to_have_attribute("lang", "ru")
-        page.locator("#q").press_sequentially("эф", delay=40)
-        expect(card_names(page)).to_have_count(2)
-        expect(page.locator("#coffee-list")).to_contain_text("Эфиопия")
-        page.locator("#catalog-form select[name=process]").select_option("washed")
-        expect(card_names(page)).to_have_text(["Kochere Washed"])
-        expect(page).to_have_url(re.compile(r"q=%D1%8D%D1%84&process=washed$"))
-    finally:
-        context.close()
+def test_russian_visitor_finds_ethiopia_by_two_letters(open_page, catalog):
+    page = open_page(locale="ru-RU")
+    page.goto("/coffees")
+    expect(page.locator("html")).to_have_attribute("lang", "ru")
+    page.locator("#q").press_sequentially("эф", delay=40)
+    expect(card_names(page)).to_have_count(2)
+    expect(page.locator("#coffee-list")).to_contain_text("Эфиопия")
+    page.locator("#catalog-form select[name=process]").select_option("washed")
+    expect(card_names(page)).to_have_text(["Kochere Washed"])
+    expect(page).to_have_url(re.compile(r"q=%D1%8D%D1%84&process=washed$"))

@@ -1,9 +1,8 @@
 """The same account flows with JavaScript disabled: plain forms and full page loads."""
 import pytest
-from playwright.sync_api import expect
 
-from tests.browser.steps import (edit_profile, fill_signup, find_user, log_in, log_out, path_is,
-                                 user_count)
+from tests.browser.steps import (edit_profile, expect, fill_signup, find_user, log_in, log_out,
+                                 path_is, user_count)
 from tests.conftest import PASSWORD
 
 

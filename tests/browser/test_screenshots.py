@@ -1,37 +1,32 @@
-"""Screenshots for the docs, taken from the seeded demo site, and layout checks."""
+"""Screenshots for the docs, taken from the seeded demo site, and layout checks.
+
+The demo site is seeded once for the module (the ``demo_site`` fixture); these tests
+only look at it.
+"""
 import os
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from babel.dates import format_date
-from playwright.sync_api import expect
-from sqlalchemy import select
 
-from tests.conftest import PASSWORD
-from webapp.models import User
-from webapp.seed import seed_demo
+from tests.browser.steps import expect
 
 # Test runs write to a scratch folder; `make screenshots` points this at docs/screenshots
 # to refresh the pictures in the README, so a plain test run never changes tracked files.
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / os.environ.get("CREMA_SCREENSHOT_DIR", "tests/artifacts/screenshots")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-FIRST_JOINED = datetime(2024, 9, 2, 9, 30, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-def demo(app, db):
-    """The seeded demo site, with fixed join dates so that screenshots do not change daily.
+def site(demo_site):
+    return demo_site
 
-    Returns the users, oldest first.
-    """
-    seed_demo()
-    users = db.session.scalars(select(User).order_by(User.id)).all()
-    for n, user in enumerate(users):
-        user.created_at = FIRST_JOINED + timedelta(days=3 * n, hours=n)
-    db.session.commit()
-    return users
+
+@pytest.fixture
+def demo(demo_site):
+    """The demo users (plain data), oldest first; they joined on fixed dates."""
+    return demo_site.users
 
 
 def png_size(path: Path) -> tuple[int, int]:
@@ -81,35 +76,3 @@ def test_pages_fit_the_screen(page, demo, width, path):
     for selector in (".site-header", ".site-footer", "main"):
         box = page.locator(selector).bounding_box()
         assert box["x"] >= 0 and box["x"] + box["width"] <= width, selector
-
-
-def assert_fits(page, width: int) -> None:
-    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    assert overflow <= 0, f"{page.url} is {overflow}px wider than a {width}px screen"
-    for selector in ("nav a, nav button", "h1"):
-        for box in (el.bounding_box() for el in page.locator(selector).all()):
-            assert box["x"] >= 0 and box["x"] + box["width"] <= width + 0.5, selector
-
-
-@pytest.mark.parametrize("width", [360, 768])
-def test_long_name_in_russian_fits_narrow_screens(page, make_user, width):
-    """A logged-in admin has the longest menu, and Russian labels are longer."""
-    make_user("alice", role="admin", locale="ru",
-              display_name="Alexandra Konstantinopolskaya-Petrova-Rimskaya-Korsakova")
-    page.set_viewport_size({"width": width, "height": 800})
-    page.goto("/auth/login")
-    page.get_by_label("Username or email").fill("alice")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.locator("#login-form").get_by_role("button").click()
-    expect(page.get_by_role("button", name="Выйти")).to_be_visible()
-    for path in ("/", "/users/alice", "/settings"):
-        page.goto(path)
-        assert_fits(page, width)
-
-
-def test_footer_sits_at_the_bottom_of_short_pages(page, make_user):
-    make_user("alice")
-    page.goto("/users/alice")
-    footer = page.locator(".site-footer").bounding_box()
-    assert footer["y"] + footer["height"] == pytest.approx(900, abs=1)
-    assert page.evaluate("document.documentElement.scrollHeight") == 900
