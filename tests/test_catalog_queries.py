@@ -2,6 +2,8 @@
 import pytest
 
 from tests.conftest import HX, PASSWORD
+from webapp.services import coffees as coffee_service
+from webapp.services.coffees import CatalogQuery
 
 
 def queries(count_queries, client, url, headers=None) -> int:
@@ -59,3 +61,20 @@ def test_coffee_page_is_constant_in_reviews(client, auth, make_user, make_coffee
     fifty = queries(count_queries, client, url)
     assert one == fifty <= 12, (one, fifty)
     assert queries(count_queries, client, url, HX) == one
+
+
+
+@pytest.mark.parametrize("sort", ["top", "reviews", "newest", "name"])
+def test_a_one_letter_search_pages_in_the_sorts_order(app, make_coffee, sort):
+    # A one-letter word is probed per coffee while the page walks the sort's index
+    # (longer words are collected first): the same coffees, in the sort's order.
+    made = {name: make_coffee(name, notes=[]).id
+            for name in ("Alpha", "Bravo", "Apex", "Charlie", "Ash")}
+    # Unrated coffees tie on score and count, so "top" and "reviews" fall back to id.
+    order = ["Alpha", "Apex", "Ash"] if sort == "name" else ["Ash", "Apex", "Alpha"]
+    with app.test_request_context():
+        pages = [coffee_service.search_catalog(
+            CatalogQuery(q="a", sort=sort, page=page).cleaned(), 2).items for page in (1, 2)]
+        assert [row.id for page in pages for row in page] == [made[n] for n in order]
+        assert [coffee_service.count_matches(CatalogQuery(q=q).cleaned())
+                for q in ("a", "al", "b")] == [3, 1, 1]

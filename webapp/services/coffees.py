@@ -348,7 +348,8 @@ class CatalogPage(Pagination):
 
 
 def _shape(query: CatalogQuery) -> tuple[tuple, dict]:
-    """Which conditions the query has, and their values as bound parameters."""
+    """Which conditions the query has (for each word, whether it is one letter),
+    and their values as bound parameters."""
     words = _words(query.q)[:8]
     params = {}
     for i, word in enumerate(words):
@@ -360,20 +361,36 @@ def _shape(query: CatalogQuery) -> tuple[tuple, dict]:
         params["tags"] = sorted(flavours.subtree(query.flavour))
     if query.min_rating is not None:
         params["min_rating"] = query.min_rating
-    shape = (len(words), *(name in params for name in
-                           ("origin", "process", "roast", "tags", "min_rating")))
+    shape = (tuple(len(word) == 1 for word in words), *(name in params for name in
+                                                         ("origin", "process", "roast",
+                                                          "tags", "min_rating")))
     return shape, params
+
+
+def _term_probe(low, high):
+    """Whether this coffee has a term in ``[low, high)``: one probe of the
+    (coffee_id, term) index per coffee, for a page that walks the sort's index."""
+    return select(CoffeeTerm.coffee_id).where(
+        CoffeeTerm.coffee_id == Coffee.id, CoffeeTerm.term >= low, CoffeeTerm.term < high
+    ).exists()
 
 
 @lru_cache(maxsize=None)
 def _statement(shape: tuple, sort: str | None):
     """The page statement for a sort, or the count (``sort=None``), for a query shape.
 
-    Built once per shape (at most 9 x 32 x 5 of them) with bound parameters, so a
-    request only binds values: SQLAlchemy keeps each statement's cache key.
+    Built once per shape with bound parameters, so a request only binds values:
+    SQLAlchemy keeps each statement's cache key.
+
+    A word's matches are collected (an IN list) and sorted, except a one-letter
+    word's on a page: it matches most of the catalog, so the page walks the sort's
+    index and probes each coffee, stopping after a page ("c": 20 ms to 0.02 ms on
+    the bench's SQLite; over the typed searches, rows 1.27 to 0.81 ms CPU; no
+    change on PostgreSQL). Longer words match few enough that collecting wins.
     """
-    words, origin, process, roast, tags, min_rating = shape
-    conditions = [_has_term(bindparam(f"low{i}"), bindparam(f"high{i}")) for i in range(words)]
+    one_letter, origin, process, roast, tags, min_rating = shape
+    conditions = [(_term_probe if short and sort is not None else _has_term)(
+        bindparam(f"low{i}"), bindparam(f"high{i}")) for i, short in enumerate(one_letter)]
     for present, column in ((origin, Coffee.origin), (process, Coffee.process),
                             (roast, Coffee.roast)):
         if present:
