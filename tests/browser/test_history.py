@@ -3,9 +3,9 @@ signing out another device from /settings/sessions, in place."""
 import json
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
-from tests.browser.steps import log_in, log_out, path_is
+from tests.browser.steps import expect, log_in, log_out, path_is
 from tests.test_sessions import SAFARI_IPHONE, logged_in_as
 from tests.test_sessions import log_in as log_in_elsewhere
 
