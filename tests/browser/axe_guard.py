@@ -12,6 +12,8 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
+
 AXE_JS = Path(__file__).with_name("axe.min.js")
 # WCAG 2.0 and 2.1, levels A and AA, plus Deque's best practices (landmarks, one <h1>,
 # heading order, unique landmark labels); not the experimental or AAA rules.
@@ -70,24 +72,35 @@ class AxeGuard:
 
     def check(self, where: str | None = None) -> list[Violation]:
         """Run axe unless the tab shows what it showed at the last run; return what it found."""
-        page = self.page
-        if page.is_closed() or page.url == "about:blank":
+        if self.page.is_closed() or self.page.url == "about:blank":
             return []
+        where = where or _caller()
+        try:
+            return self._check(where)
+        except PlaywrightError as error:
+            # The test had already set off a navigation, which replaced the document
+            # during the run: check the new one.
+            if "context was destroyed" not in str(error):
+                raise
+            return self._check(where)
+
+    def _check(self, where: str) -> list[Violation]:
+        page = self.page
         page.wait_for_load_state("load")
-        target = page if self.javascript else self._load_companion()
-        target.evaluate(QUIET)
-        html = target.content()
+        if self.javascript:
+            page.evaluate(QUIET)
+        html = page.content()
         state = (page.url, str(page.viewport_size), hashlib.sha1(html.encode()).hexdigest())
         if state == self._last_state:
             return []
-        self._last_state = state
+        target = page if self.javascript else self._load_companion(html)
         if not target.evaluate("typeof axe !== 'undefined'"):
             # Evaluated rather than added as a <script>: the app's CSP (script-src 'self')
             # rightly blocks inline scripts, and bypassing CSP would hide CSP bugs.
             target.evaluate(AXE_JS.read_text(encoding="utf-8"))
         found = target.evaluate(RUN, TAGS)
+        self._last_state = state
         self.checks += 1
-        where = where or _caller()
         new = []
         for v in found:
             key = (page.url, v["rule"], tuple(v["targets"]))
@@ -107,9 +120,9 @@ class AxeGuard:
         if self._companion is not None:
             self._companion.context.close()
 
-    def _load_companion(self):
+    def _load_companion(self, html: str):
         page = self.page
-        self._snapshot = page.content()
+        self._snapshot = html
         if self._companion is None:
             context = page.context.browser.new_context(viewport=page.viewport_size)
             self._companion = context.new_page()
@@ -117,6 +130,7 @@ class AxeGuard:
         self._companion.set_viewport_size(page.viewport_size)
         self._companion.goto("about:blank")  # so that a URL differing only in #hash loads anew
         self._companion.goto(page.url)
+        self._companion.evaluate(QUIET)
         return self._companion
 
     def _serve_snapshot(self, route) -> None:
