@@ -83,6 +83,16 @@ def test_bad_input_is_422_inline_and_saves_nothing(logged_in, coffee, db, change
     assert db.session.get(Coffee, coffee.id).rating_count == 0
 
 
+@pytest.mark.parametrize("language, labels", [
+    ("en", ['title="1 star"', 'title="0.5 stars"', 'title="4.5 stars"', 'title="5 stars"']),
+    ("ru", ['title="1 звезда"', 'title="0.5 звезды"', 'title="4.5 звезды"', 'title="5 звёзд"']),
+])
+def test_star_labels_agree_with_the_number(logged_in, coffee, language, labels):
+    page = text(logged_in.get(f"/coffees/{coffee.id}", headers={"Accept-Language": language}))
+    for label in labels:
+        assert label in page
+
+
 def test_bad_input_without_htmx_renders_the_coffee_page(logged_in, coffee, db):
     response = logged_in.post(f"/coffees/{coffee.id}/reviews", data={**GOOD, "rating": "9"})
     assert response.status_code == 422 and "<html" in text(response) and reviews(db) == 0
