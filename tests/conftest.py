@@ -120,6 +120,12 @@ def app(database_url, _schema):
     with app.app_context():
         yield app
         _db.session.remove()
+    clean_up(app)
+
+
+def clean_up(app) -> None:
+    """Empty every table and delete the app's Redis keys, after a test or a module."""
+    with app.app_context():
         _empty_tables()
         _db.session.remove()
         _db.engine.dispose()
@@ -127,6 +133,16 @@ def app(database_url, _schema):
     if redis is not None:
         for key in redis.scan_iter(app.config["REDIS_PREFIX"] + "*"):
             redis.delete(key)
+
+
+@pytest.fixture
+def empty_database_url(database_url, tmp_path):
+    """A brand-new empty database on the same backend as the suite (for migrations)."""
+    if not database_url.startswith("postgresql"):
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    with scratch_postgres_database(database_url) as url:
+        yield url
 
 
 @pytest.fixture

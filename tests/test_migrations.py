@@ -13,15 +13,6 @@ from tests.conftest import make_app, scratch_postgres_database
 from webapp.extensions import db
 
 
-@pytest.fixture
-def empty_database_url(database_url, tmp_path):
-    """A brand-new empty database on the same backend as the suite."""
-    if not database_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'migrations.db'}"
-        return
-    with scratch_postgres_database(database_url) as url:
-        yield url
-
 
 def _diff(app) -> list:
     with db.engine.connect() as conn:

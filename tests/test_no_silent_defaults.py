@@ -5,7 +5,7 @@ import pytest
 from alembic import command
 from sqlalchemy import func, select, text as sql
 
-from tests.conftest import HX, make_app, scratch_postgres_database
+from tests.conftest import HX, make_app
 from webapp.extensions import db
 from webapp.models import Coffee, Review
 
@@ -131,15 +131,6 @@ def index_names(conn) -> set[str]:
     else:
         query = "SELECT indexname FROM pg_indexes WHERE tablename = 'coffees'"
     return set(conn.scalars(sql(query)))
-
-
-@pytest.fixture
-def empty_database_url(database_url, tmp_path):
-    if not database_url.startswith("postgresql"):
-        yield f"sqlite:///{tmp_path / 'unknown.db'}"
-        return
-    with scratch_postgres_database(database_url) as url:
-        yield url
 
 
 def test_migration_keeps_every_row_and_allows_unknown(empty_database_url):
