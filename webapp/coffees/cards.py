@@ -16,13 +16,9 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from webapp.caches import app_cache, catalog_version
+from webapp.coffees.card_html import card
 from webapp.models import Coffee
 from webapp.services import coffees as coffee_service
-
-# The macro that renders one card; called on the template's module, which Jinja
-# builds once, instead of rendering a template (and importing its macros) per card.
-MACROS = "_macros/catalog.html"
-
 
 def render_results(template: str, *, query, pagination, **context) -> str:
     """The results fragment ``template`` for this page of the catalog."""
@@ -43,7 +39,8 @@ def render_results(template: str, *, query, pagination, **context) -> str:
 def render_cards(items) -> Markup:
     """The cards of ``items``: coffees, or rows with their ``id`` and ``updated_at``.
 
-    Only the cards missing from the cache load their coffee (two queries for all).
+    Only the cards missing from the cache load their coffee (two lean statements
+    for all, webapp.services.coffees.card_coffees).
     """
     cache = app_cache("coffee_cards", current_app.config["CARD_CACHE_SIZE"])
     locale = str(get_locale())
@@ -51,9 +48,8 @@ def render_cards(items) -> Markup:
     html = [cache.get(key) for key in keys] if cache is not None else [None] * len(keys)
     missing = [item for item, text in zip(items, html) if text is None]
     if missing:
-        loaded = coffee_service.coffees_by_id(
+        loaded = coffee_service.card_coffees(
             [item.id for item in missing if not isinstance(item, Coffee)])
-        card = current_app.jinja_env.get_template(MACROS).module.card
         for index, item in enumerate(items):
             if html[index] is None:
                 coffee = item if isinstance(item, Coffee) else loaded.get(item.id)

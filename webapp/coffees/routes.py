@@ -1,14 +1,14 @@
 """The catalog, the coffee page, and adding, editing and deleting coffees."""
-from functools import lru_cache, partial
+from functools import partial
 
-from babel.numbers import format_decimal
 from flask import current_app, flash, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import format_number
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from webapp import countries, flavours, htmx
 from webapp.coffees import bp
+from webapp.coffees.card_html import score
 from webapp.coffees.cards import render_cards, render_results
 from webapp.coffees.forms import SORT_LABELS, CatalogForm, CoffeeForm
 from webapp.forms import id_arg, show_service_error
@@ -32,7 +32,8 @@ def catalog_query(args) -> CatalogQuery:
 def index():
     """The catalog; htmx asks for the results alone (or the next page's cards)."""
     query = catalog_query(request.args)
-    pagination = coffee_service.search_catalog(query, current_app.config["COFFEES_PER_PAGE"])
+    pagination = coffee_service.search_catalog(query, current_app.config["COFFEES_PER_PAGE"],
+                                               current_app.config["CATALOG_COUNT_CAP"])
     # The filter form (country and flavour choices) only appears on the full page.
     form = None if htmx.is_fragment_request() else CatalogForm(query)
     context = {"query": query, "pagination": pagination, "form": form,
@@ -156,16 +157,13 @@ def country_name(code: str) -> str:
     return countries.name(code)
 
 
+bp.add_app_template_filter(score, "score")
+
+
 @bp.app_template_filter()
-def score(value: float | None) -> str:
-    """A rating with one decimal, in the reader's locale (4.3 or 4,3)."""
-    return _score(str(get_locale()), round(value or 0, 1))
-
-
-@lru_cache(maxsize=1024)
-def _score(locale: str, value: float) -> str:
-    # Babel's number formatting is slow and catalog pages show dozens of scores.
-    return format_decimal(value, format="0.0", locale=locale)
+def number(value: int) -> str:
+    """An integer in the reader's locale (1,000 or 1 000)."""
+    return format_number(value)
 
 
 @bp.app_template_global()
