@@ -94,9 +94,11 @@ class Config:
         # Catalog caches per process (webapp/caches.py): rendered cards, result fragments,
         # and seconds a search's total may be reused (0: count on every request); totals
         # and fragments are keyed by the catalog version, which needs Redis to be shared.
-        self.CARD_CACHE_SIZE = int(os.environ.get("CARD_CACHE_SIZE", "4096"))
+        self.CARD_CACHE_SIZE = int(os.environ.get("CARD_CACHE_SIZE", "20000"))
         self.FRAGMENT_CACHE_SIZE = int(os.environ.get("FRAGMENT_CACHE_SIZE", "256"))
         self.CATALOG_COUNT_TTL = float(os.environ.get("CATALOG_COUNT_TTL", "30"))
+        # A search's total is counted up to this many matches ("1,000+ coffees"; 0: all).
+        self.CATALOG_COUNT_CAP = int(os.environ.get("CATALOG_COUNT_CAP", "1000"))
 
     # Settings that are the same everywhere.
     SESSION_COOKIE_HTTPONLY = True

@@ -10,8 +10,8 @@ from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
-from webapp import searchtext
 from webapp import caches, countries, events, flavours
+from webapp import searchtext
 from webapp.extensions import db
 from webapp.models import PROCESSES, ROASTS, Coffee, CoffeeNote, CoffeeTerm, User
 from webapp.models.base import utcnow
@@ -334,17 +334,44 @@ class CatalogPage(Pagination):
 
     The cards are rendered from those (see webapp.coffees.cards), which load the
     full coffees only for cards not rendered before. The total comes from the
-    count cache when it can (see ``count_matches``).
+    count cache when it can (see ``count_matches``), or from the rows themselves
+    when this is the last page.
+
+    A total is counted up to ``cap`` + 1 at most: past ``cap`` it is ``capped``
+    ("1,000+ coffees"), and the last page is not known. Pages up to the cap's
+    exist; past them, the row after this page (read with it) says whether
+    there is a next one.
     """
 
     def _query_items(self) -> list:
         query = self._query_args["query"]
+        if _count_cache() is not None:
+            # Read before the rows, so that a total seen in them may be kept under it.
+            caches.catalog_version()
         shape, params = _shape(query)
-        params.update(limit=self.per_page, offset=self._query_offset)
-        return db.session.connection().execute(_statement(shape, query.sort), params).all()
+        params.update(limit=self.per_page + 1, offset=self._query_offset)
+        rows = db.session.connection().execute(_statement(shape, query.sort), params).all()
+        self.more = len(rows) > self.per_page
+        return rows[:self.per_page]
 
     def _query_count(self) -> int:
-        return count_matches(self._query_args["query"])
+        self.cap = self._query_args["cap"]
+        last = not self.more and (self.items or self.page == 1)
+        # On the last page (read with the row after it) its end is the total.
+        return count_matches(self._query_args["query"], self.cap,
+                             self._query_offset + len(self.items) if last else None)
+
+    @property
+    def capped(self) -> bool:
+        """Whether more than ``cap`` coffees match (the total is then ``cap`` + 1)."""
+        return bool(self.cap) and self.total > self.cap
+
+    @property
+    def pages(self) -> int:
+        """The number of pages, or when capped the last page known to exist."""
+        pages = super().pages
+        # A page past the end (no rows) adds nothing: the pager stays within the cap's.
+        return max(pages, self.page + self.more) if self.capped and self.items else pages
 
 
 def _shape(query: CatalogQuery) -> tuple[tuple, dict]:
@@ -377,14 +404,15 @@ def _term_probe(low, high):
 
 @lru_cache(maxsize=None)
 def _statement(shape: tuple, sort: str | None):
-    """The page statement for a sort, or the count (``sort=None``), for a query shape.
+    """The page statement for a sort, the count (``sort=None``) or the count up to a
+    cap (``sort="capped"``), for a query shape.
 
     Built once per shape with bound parameters, so a request only binds values:
     SQLAlchemy keeps each statement's cache key.
 
     A word's matches are collected (an IN list) and sorted, except a one-letter
-    word's on a page: it matches most of the catalog, so the page walks the sort's
-    index and probes each coffee, stopping after a page ("c": 20 ms to 0.02 ms on
+    word's on a page or in a capped count: it matches most of the catalog, so the
+    page walks the sort's index and probes each coffee, stopping after a page ("c": 20 ms to 0.02 ms on
     the bench's SQLite; over the typed searches, rows 1.27 to 0.81 ms CPU; no
     change on PostgreSQL). Longer words match few enough that collecting wins.
     """
@@ -397,7 +425,7 @@ def _statement(shape: tuple, sort: str | None):
             conditions.append(column == bindparam(column.key))
     if tags:
         tagged = CoffeeNote.tag.in_(bindparam("tags", expanding=True))
-        if sort is None:
+        if sort in (None, "capped"):
             # Counting visits every tagged coffee: collect their ids once.
             conditions.append(Coffee.id.in_(select(CoffeeNote.coffee_id).where(tagged)))
         else:
@@ -408,18 +436,28 @@ def _statement(shape: tuple, sort: str | None):
         conditions.append(Coffee.rating_mean >= bindparam("min_rating"))
     if sort is None:
         return select(func.count()).select_from(Coffee).where(*conditions)
+    if sort == "capped":
+        # The database stops at the cap; a one-letter word is probed as on a page,
+        # so "c" (nearly every coffee) reads a thousand coffees, not all of them.
+        capped = select(Coffee.id).where(*conditions).limit(bindparam("cap"))
+        return select(func.count()).select_from(capped.subquery())
     return (select(Coffee.id, Coffee.updated_at).where(*conditions).order_by(*_ORDER[sort])
             .limit(bindparam("limit")).offset(bindparam("offset")))
 
 
-def search_catalog(query: CatalogQuery, per_page: int) -> CatalogPage:
+def search_catalog(query: CatalogQuery, per_page: int, cap: int = 0) -> CatalogPage:
     """One page of the catalog: one query for the rows, one for the count unless
-    the count cache has it; whatever the page size."""
-    return CatalogPage(page=query.page, per_page=per_page, error_out=False, query=query)
+    the count cache has it; whatever the page size. ``cap``: see ``count_matches``."""
+    return CatalogPage(page=query.page, per_page=per_page, error_out=False, query=query,
+                       cap=cap)
 
 
-def count_matches(query: CatalogQuery) -> int:
-    """How many coffees match the query's words and filters (sort and page aside).
+def count_matches(query: CatalogQuery, cap: int = 0, known: int | None = None) -> int:
+    """How many coffees match the query's words and filters (sort and page aside),
+    counting at most ``cap`` + 1 of them when ``cap`` is set: a search of one or
+    two letters matches thousands, and nobody reads that far. ``known``: the
+    total when the caller saw it (the rows of a last page, read after the
+    request read the catalog version), used instead of counting.
 
     Counting visits every match, so totals are kept per process, keyed by the
     catalog version (webapp.caches) that every committed write bumps, in Redis
@@ -431,15 +469,25 @@ def count_matches(query: CatalogQuery) -> int:
     cache = _count_cache()
     version = caches.catalog_version() if cache is not None else None
     key = (version, query.q, query.origin, query.process, query.roast, query.flavour,
-           query.min_rating)
+           query.min_rating, cap)
     total = cache.get(key) if version is not None else None
     if total is None:
         # The version is read before counting, so this total is at least as new as it.
-        shape, params = _shape(query)
-        total = db.session.connection().execute(_statement(shape, None), params).scalar()
+        if known is None:
+            total = _count(query, cap)
+        else:  # the same total as a count's, whichever page someone opens first
+            total = min(known, cap + 1) if cap else known
         if version is not None:
             cache.put(key, total)
     return total
+
+
+def _count(query: CatalogQuery, cap: int) -> int:
+    shape, params = _shape(query)
+    if cap:
+        params["cap"] = cap + 1
+    return db.session.connection().execute(
+        _statement(shape, "capped" if cap else None), params).scalar()
 
 
 def _count_cache() -> caches.LockedCache | None:
@@ -459,6 +507,46 @@ def coffees_by_id(ids: list[int]) -> dict[int, Coffee]:
         return {}
     stmt = select(Coffee).where(Coffee.id.in_(ids)).options(selectinload(Coffee.note_links))
     return {coffee.id: coffee for coffee in db.session.scalars(stmt)}
+
+
+@dataclass(slots=True)
+class CardCoffee:
+    """What a catalog card shows of a coffee (webapp.coffees.cards), loaded lean."""
+
+    id: int
+    name: str
+    roaster: str
+    origin: str
+    region: str | None
+    process: str | None
+    roast: str | None
+    rating_count: int
+    rating_mean: float | None
+    updated_at: object
+    notes: list[str] = field(default_factory=list)
+
+
+_CARD_COLUMNS = (Coffee.id, Coffee.name, Coffee.roaster, Coffee.origin, Coffee.region,
+                 Coffee.process, Coffee.roast, Coffee.rating_count, Coffee.rating_mean,
+                 Coffee.updated_at)
+_CARD_COFFEES = select(*_CARD_COLUMNS).where(Coffee.id.in_(bindparam("ids", expanding=True)))
+_CARD_NOTES = (select(CoffeeNote.coffee_id, CoffeeNote.tag)
+               .where(CoffeeNote.coffee_id.in_(bindparam("ids", expanding=True)))
+               .order_by(CoffeeNote.coffee_id, CoffeeNote.position))
+
+
+def card_coffees(ids: list[int]) -> dict[int, CardCoffee]:
+    """The card fields of the coffees with these ids, in two Core statements: no
+    ORM objects to build, which halves loading the cards not rendered yet."""
+    if not ids:
+        return {}
+    conn = db.session.connection()
+    cards = {row[0]: CardCoffee(*row) for row in conn.execute(_CARD_COFFEES, {"ids": ids})}
+    for coffee_id, tag in conn.execute(_CARD_NOTES, {"ids": ids}):
+        card = cards.get(coffee_id)
+        if card is not None:
+            card.notes.append(tag)
+    return cards
 
 
 _ORDER = {
