@@ -83,3 +83,24 @@ def test_a_one_letter_search_pages_in_the_sorts_order(app, make_coffee, sort):
         assert [row.id for page in pages for row in page] == [made[n] for n in order]
         assert [coffee_service.count_matches(CatalogQuery(q=q).cleaned())
                 for q in ("a", "al", "b")] == [3, 1, 1]
+
+
+@pytest.mark.parametrize("sort", ["top", "name", None])
+def test_every_word_must_match_in_pages_and_counts(app, make_coffee, sort):
+    """Words of two or more letters are collected together (an INTERSECT of their
+    ranges); a coffee needs a term starting with each of them."""
+    made = {name: make_coffee(name, roaster=roaster, region=region).id
+            for name, roaster, region in [("Ritual Gran", "Ritual", "Granada"),
+                                          ("Ritual Other", "Ritual", "Huila"),
+                                          ("Gran Lot", "Other", "Granada"),
+                                          ("Ritual Three", "Ritual", "Granja")]}
+    query = CatalogQuery(q="ritual gra k" if sort is None else "ritual gran", sort=sort or "top")
+    with app.test_request_context():
+        if sort is None:  # the count, with a one-letter word too ("k": no coffee has one)
+            assert coffee_service.count_matches(query) == 0
+            assert coffee_service.count_matches(CatalogQuery(q="ritual gra")) == 2
+            return
+        page = coffee_service.search_catalog(query, per_page=20)
+        # "gran" starts Gran and Granja; "Ritual Other" and "Gran Lot" lack a word.
+        assert sorted(row.id for row in page) == [made["Ritual Gran"], made["Ritual Three"]]
+        assert page.total == 2

@@ -6,7 +6,7 @@ from functools import lru_cache
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, func, intersect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -88,6 +88,17 @@ def _has_term(low, high):
     """Coffees with a term in ``[low, high)``: one range scan of coffee_terms."""
     return Coffee.id.in_(select(CoffeeTerm.coffee_id)
                          .where(CoffeeTerm.term >= low, CoffeeTerm.term < high))
+
+
+def _has_terms(ranges):
+    """Coffees with a term in each of ``ranges``: one scan of coffee_terms per range,
+    intersected. (Collected one after another, PostgreSQL probed the primary key
+    for each match of the first word, walking the second word's whole range each
+    time: 15 ms for "ritual gran".)"""
+    if len(ranges) == 1:
+        return _has_term(*ranges[0])
+    return Coffee.id.in_(intersect(*(select(CoffeeTerm.coffee_id).where(
+        CoffeeTerm.term >= low, CoffeeTerm.term < high) for low, high in ranges)))
 
 
 def _word_start(word: str):
@@ -417,8 +428,12 @@ def _statement(shape: tuple, sort: str | None):
     change on PostgreSQL). Longer words match few enough that collecting wins.
     """
     one_letter, origin, process, roast, tags, min_rating = shape
-    conditions = [(_term_probe if short and sort is not None else _has_term)(
-        bindparam(f"low{i}"), bindparam(f"high{i}")) for i, short in enumerate(one_letter)]
+    probed = [i for i, short in enumerate(one_letter) if short and sort is not None]
+    collected = [i for i in range(len(one_letter)) if i not in probed]
+    conditions = [_term_probe(bindparam(f"low{i}"), bindparam(f"high{i}")) for i in probed]
+    if collected:
+        conditions.append(_has_terms([(bindparam(f"low{i}"), bindparam(f"high{i}"))
+                                      for i in collected]))
     for present, column in ((origin, Coffee.origin), (process, Coffee.process),
                             (roast, Coffee.roast)):
         if present:
