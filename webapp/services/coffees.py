@@ -421,11 +421,12 @@ def _statement(shape: tuple, sort: str | None):
     Built once per shape with bound parameters, so a request only binds values:
     SQLAlchemy keeps each statement's cache key.
 
-    A word's matches are collected (an IN list) and sorted, except a one-letter
-    word's on a page or in a capped count: it matches most of the catalog, so the
-    page walks the sort's index and probes each coffee, stopping after a page ("c": 20 ms to 0.02 ms on
-    the bench's SQLite; over the typed searches, rows 1.27 to 0.81 ms CPU; no
-    change on PostgreSQL). Longer words match few enough that collecting wins.
+    The words' matches are collected (an INTERSECT of their ranges) and sorted,
+    except a one-letter word's on a page or in a capped count: it matches most of
+    the catalog, so the page walks the sort's index and probes each coffee,
+    stopping after a page ("c": 20 ms to 0.02 ms on the bench's SQLite; over the
+    typed searches, rows 1.27 to 0.81 ms CPU; no change on PostgreSQL). Longer
+    words match few enough that collecting wins.
     """
     one_letter, origin, process, roast, tags, min_rating = shape
     probed = [i for i, short in enumerate(one_letter) if short and sort is not None]
