@@ -14,7 +14,6 @@ import sqlalchemy as sa
 from alembic import command
 
 from tests.conftest import HX, make_app
-from tests.test_migrations import empty_database_url  # noqa: F401 (a fixture)
 from webapp import countries, flavours, searchtext
 from webapp.extensions import db
 from webapp.seed_catalog import make_coffee_rows
@@ -210,7 +209,7 @@ def snapshot(connection) -> tuple[dict, dict]:
     return texts, terms
 
 
-def test_migration_0006_rebuilds_the_words_as_reindex_does(empty_database_url):  # noqa: F811
+def test_migration_0006_rebuilds_the_words_as_reindex_does(empty_database_url):
     app = make_app(empty_database_url)
     with app.app_context():
         config = app.extensions["migrate"].migrate.get_config()
