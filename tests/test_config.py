@@ -130,3 +130,26 @@ def test_sqlite_connections_get_their_pragmas(clean_env, tmp_path):
         assert pragma("mmap_size") == 64 * 1024 * 1024 and pragma("busy_timeout") == 5000
         db.session.remove()
         db.engine.dispose()
+
+
+def test_websocket_options_default_and_from_dotenv(clean_env, tmp_path):
+    assert Config().SOCK_SERVER_OPTIONS == {"ping_interval": 25, "max_message_size": 16384}
+    (tmp_path / ".env").write_text("SOCK_PING_INTERVAL=10\nSOCK_MAX_MESSAGE_SIZE=4096\n")
+    assert Config().SOCK_SERVER_OPTIONS == {"ping_interval": 10, "max_message_size": 4096}
+
+
+def test_the_web_process_runs_gunicorn_conf(clean_env):
+    """The Procfile's web line uses gunicorn.conf.py: gevent for many sockets per
+    process, no preload (clients are made after the fork), no shared control socket."""
+    root = EXAMPLE.parent
+    web = next(line for line in (root / "Procfile").read_text().splitlines()
+               if line.startswith("web:"))
+    assert web == "web: gunicorn -c gunicorn.conf.py wsgi:app"
+    clean_env.setenv("PORT", "8123")
+    clean_env.setenv("WEB_CONCURRENCY", "3")
+    settings = {}
+    exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
+    assert settings["worker_class"] == "gevent"
+    assert (settings["bind"], settings["workers"], settings["worker_connections"]) == (
+        "0.0.0.0:8123", 3, 1000)
+    assert settings["preload_app"] is False and settings["control_socket_disable"] is True

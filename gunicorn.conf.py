@@ -1,0 +1,28 @@
+"""gunicorn settings for Crema's web process: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
+"""
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+
+# gevent: a page request or a WebSocket is a greenlet, not a thread, so one process
+# holds a thousand sockets (each waiting on the network) and still serves pages.
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
+
+# No preload: Redis and SQLAlchemy clients (and the broker's listener thread) must be
+# created in each worker after the fork, never shared with the master.
+preload_app = False
+
+# A restart should not wait on long-lived sockets: they are told to reconnect.
+graceful_timeout = 10
+timeout = 30
+keepalive = 5
+
+# gunicorn 27's control socket is one path per user; several instances on one host
+# (tests, a blue/green switch) would take it from each other.
+control_socket_disable = True
+
+accesslog = "-"
