@@ -72,6 +72,15 @@ class Config:
         self.SQLITE_MMAP_SIZE = int(os.environ.get("SQLITE_MMAP_SIZE", str(256 * 1024 * 1024)))
         self.REDIS_URL = os.environ.get("REDIS_URL") or None
         self.REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "crema:")
+        # Broker (webapp/broker.py), with Redis: seconds between the pub/sub watchdog's
+        # pings to itself; one not back by the next forces a reconnect (half-open links).
+        self.BROKER_WATCHDOG_SECONDS = float(os.environ.get("BROKER_WATCHDOG_SECONDS", "15"))
+        # WebSockets (flask-sock): a ping every SOCK_PING_INTERVAL seconds keeps proxies
+        # from dropping idle sockets and finds dead ones; larger frames are refused.
+        self.SOCK_SERVER_OPTIONS = {
+            "ping_interval": int(os.environ.get("SOCK_PING_INTERVAL", "25")),
+            "max_message_size": int(os.environ.get("SOCK_MAX_MESSAGE_SIZE", "16384")),
+        }
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
         self.TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
@@ -84,6 +93,7 @@ class Config:
             "login-account": os.environ.get("LOGIN_LIMIT_ACCOUNT", "50 per 15 minutes"),
             "register-ip": os.environ.get("REGISTER_LIMIT_IP", "10 per hour"),
             "password-check": os.environ.get("PASSWORD_CHECK_LIMIT", "5 per 15 minutes"),
+            "chat-post": os.environ.get("CHAT_POST_LIMIT", "5 per 10 seconds"),
         }
         # Bayesian average: every coffee starts as if it had CATALOG_PRIOR_WEIGHT ratings
         # of CATALOG_PRIOR_MEAN stars, and ranks once it has CATALOG_MIN_RATINGS ratings.
