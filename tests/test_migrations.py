@@ -254,7 +254,9 @@ def test_check_names_migration_renames_doubled_names_and_keeps_rows(empty_databa
 
         command.upgrade(config, "0004_check_names")
         renamed = _checks(empty_database_url)
-        assert set(renamed) == _metadata_check_names()
+        # The tables of 0004's time: later revisions add tables with CHECKs of their own.
+        assert set(renamed) == {(t, n) for t, n in _metadata_check_names()
+                                if t in {table for table, _ in old_names}}
         assert _snapshot(db.engine, columns)[0] == before
         assert _indexes(empty_database_url) == indexes
 
