@@ -22,6 +22,10 @@ review_saved = _signals.signal("review-saved")      # coffee_id, review_id, user
 review_deleted = _signals.signal("review-deleted")  # coffee_id, review_id, user_id
 coffee_changed = _signals.signal("coffee-changed")  # coffee_id, action: created|updated|deleted
 ratings_recomputed = _signals.signal("ratings-recomputed")  # coffee_ids (None: all)
+# Chat (webapp/services/chat.py); user_id is who posted, edited or deleted the message.
+message_posted = _signals.signal("message-posted")    # room_id, message_id, user_id
+message_edited = _signals.signal("message-edited")    # room_id, message_id, user_id
+message_deleted = _signals.signal("message-deleted")  # room_id, message_id, user_id
 
 _PENDING = "crema_events"
 _MARKS = "crema_event_marks"

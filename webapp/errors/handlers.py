@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from webapp import htmx
 from webapp.extensions import db
-from webapp.services import Forbidden, NotFound, ServiceError
+from webapp.services import Forbidden, NotFound, RateLimited, ServiceError
 
 TITLES = {
     400: _l("Bad request"),
@@ -42,17 +42,21 @@ def init_app(app) -> None:
 
 
 def service_status(error: ServiceError) -> int:
-    """``NotFound`` is 404, ``Forbidden`` 403, any other refusal 422."""
+    """``NotFound`` is 404, ``Forbidden`` 403, ``RateLimited`` 429, any other refusal 422."""
     if isinstance(error, NotFound):
         return 404
     if isinstance(error, Forbidden):
         return 403
+    if isinstance(error, RateLimited):
+        return 429
     return 422
 
 
 def handle_service_error(error: ServiceError):
     """A refusal no route turned into an inline form error."""
-    return error_response(service_status(error), error.message, field=error.field)
+    headers = [("Retry-After", str(error.retry_after))] if isinstance(error, RateLimited) else ()
+    return error_response(service_status(error), error.message, field=error.field,
+                          headers=headers)
 
 
 def handle_http_error(error: HTTPException):
