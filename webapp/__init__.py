@@ -2,6 +2,7 @@
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webapp import broker
 from webapp.config import Config
 from webapp.extensions import babel, csrf, db, limiter, login_manager, migrate, sock
 from webapp.redis_client import init_redis
@@ -29,6 +30,7 @@ def register_extensions(app: Flask) -> None:
     from webapp import database, i18n, security, templating
 
     init_redis(app)
+    broker.init_app(app)  # after init_redis: publishes through the app's client
     db.init_app(app)
     database.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -79,7 +81,8 @@ def register_subscribers(app: Flask) -> None:
     """Who hears the domain events (webapp.events), after each commit.
 
     Every catalog change bumps the catalog version (webapp.caches), which keys the
-    totals and result fragments of every web process.
+    totals and result fragments of every web process. A chat message posted, edited
+    or deleted is published on its room's broker channel.
     """
     from webapp import events
     from webapp.services import coffees
@@ -87,3 +90,4 @@ def register_subscribers(app: Flask) -> None:
     for signal in (events.coffee_changed, events.review_saved, events.review_deleted,
                    events.ratings_recomputed):
         events.connect(app, signal, coffees.catalog_changed)
+    broker.connect_chat_events(app)  # a chat message's change goes to its room's channel
