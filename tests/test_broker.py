@@ -300,6 +300,28 @@ def test_watchdog_reconnects_a_silent_connection(make_broker, monkeypatch):
     assert inbox.items == [{"n": 2}]
 
 
+def test_a_forked_child_starts_its_own_listener(make_broker):
+    """gunicorn forks workers: a child must not rely on the parent's (absent) thread."""
+    broker = make_broker()
+    replies = Inbox()
+    broker.subscribe("room:reply", replies)  # the parent's listener runs before the fork
+    pid = os.fork()
+    if pid == 0:  # the child: subscribe, say so, echo one message back, leave
+        code = 1
+        try:
+            got = Inbox()
+            broker.subscribe("room:to-child", got, wait=10)
+            broker.publish("room:reply", {"ready": True})
+            code = 0 if got.wait_for(1) == [{"n": 42}] else 2
+            broker.publish("room:reply", {"echo": got.items})
+        finally:
+            os._exit(code)
+    assert replies.wait_for(1) == [{"ready": True}]
+    broker.publish("room:to-child", {"n": 42})
+    assert replies.wait_for(2) == [{"ready": True}, {"echo": [{"n": 42}]}]
+    assert os.waitpid(pid, 0)[1] == 0
+
+
 class PrivateRedis:
     """A redis-server of this test's own, to stop and start again on the same port."""
 
