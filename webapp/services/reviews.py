@@ -293,24 +293,21 @@ class Drift:
 def rating_drift() -> list[Drift]:
     """Every stored aggregate that its reviews contradict; changes nothing."""
     agg = _aggregates().subquery()
+    count, total = func.coalesce(agg.c.n, 0), func.coalesce(agg.c.s, 0)
+    # The scores the reviews imply, by the same SQL that stores them.
+    scores = {f"want_{name}": value for name, value in _scores(count, total).items()}
     stmt = (select(coffees.c.id, coffees.c.name, coffees.c.rating_mean, coffees.c.rating_bayes,
                    *[coffees.c[c] for c in AGGREGATES],
-                   agg.c.n, agg.c.s, *[agg.c[f"h{n}"] for n in range(1, 11)])
+                   count.label("want_rating_count"), total.label("want_rating_sum"),
+                   *[func.coalesce(agg.c[f"h{n}"], 0).label(f"want_hist_{n}")
+                     for n in range(1, 11)],
+                   *[value.label(name) for name, value in scores.items()])
             .select_from(coffees.outerjoin(agg, agg.c.coffee_id == coffees.c.id))
             .order_by(coffees.c.id))
-    cfg = current_app.config
     drift = []
     for row in db.session.execute(stmt).mappings():
-        expected = dict(zip(AGGREGATES, [row["n"] or 0, row["s"] or 0,
-                                         *[row[f"h{n}"] or 0 for n in range(1, 11)]]))
-        count, total = expected["rating_count"], expected["rating_sum"]
-        expected["rating_mean"] = total / 2 / count if count else None
-        expected["rating_bayes"] = (
-            (total / 2 + cfg["CATALOG_PRIOR_MEAN"] * cfg["CATALOG_PRIOR_WEIGHT"])
-            / (count + cfg["CATALOG_PRIOR_WEIGHT"])
-            if count >= cfg["CATALOG_MIN_RATINGS"] else 0.0)
-        for column, want in expected.items():
-            have = row[column]
+        for column in (*AGGREGATES, "rating_mean", "rating_bayes"):
+            have, want = row[column], row[f"want_{column}"]
             if not _same(have, want):
                 drift.append(Drift(row["id"], row["name"], column, have, want))
     return drift
