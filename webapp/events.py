@@ -46,11 +46,6 @@ def connect(app, signal, receiver) -> None:
     signal.connect(receiver, sender=app, weak=False)
 
 
-def pending(session: Session) -> list:
-    """Events recorded in ``session`` and not yet delivered (for tests and debugging)."""
-    return list(session.info.get(_PENDING, ()))
-
-
 @event.listens_for(Session, "after_transaction_create")
 def _mark_savepoint(session, transaction):
     if transaction.nested:
