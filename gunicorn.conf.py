@@ -26,3 +26,20 @@ keepalive = 5
 control_socket_disable = True
 
 accesslog = "-"
+
+
+def post_worker_init(worker):
+    """When this worker is told to stop (SIGTERM, a restart, a deploy), close its chat
+    sockets at once with 1012 "service restart": htmx's WebSocket extension reconnects
+    on that code, to another worker or to this service once it is back, and catches up
+    from the database. Without it the sockets would wait out graceful_timeout."""
+    import threading
+    import time
+
+    def close_sockets_on_stop():
+        while worker.alive:
+            time.sleep(0.2)
+        from webapp.chat.hub import shutdown
+        shutdown(worker.wsgi)
+
+    threading.Thread(target=close_sockets_on_stop, name="chat-shutdown", daemon=True).start()

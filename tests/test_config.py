@@ -133,7 +133,7 @@ def test_sqlite_connections_get_their_pragmas(clean_env, tmp_path):
 
 
 def test_websocket_options_default_and_from_dotenv(clean_env, tmp_path):
-    assert Config().SOCK_SERVER_OPTIONS == {"ping_interval": 25, "max_message_size": 16384}
+    assert Config().SOCK_SERVER_OPTIONS == {"ping_interval": 25, "max_message_size": 1024 * 1024}
     (tmp_path / ".env").write_text("SOCK_PING_INTERVAL=10\nSOCK_MAX_MESSAGE_SIZE=4096\n")
     assert Config().SOCK_SERVER_OPTIONS == {"ping_interval": 10, "max_message_size": 4096}
 

@@ -76,10 +76,12 @@ class Config:
         # pings to itself; one not back by the next forces a reconnect (half-open links).
         self.BROKER_WATCHDOG_SECONDS = float(os.environ.get("BROKER_WATCHDOG_SECONDS", "15"))
         # WebSockets (flask-sock): a ping every SOCK_PING_INTERVAL seconds keeps proxies
-        # from dropping idle sockets and finds dead ones; larger frames are refused.
+        # from dropping idle sockets and finds dead ones. A frame over
+        # SOCK_MAX_MESSAGE_SIZE closes the socket (1009); the chat answers frames over
+        # 16 KiB (webapp.chat.live.FRAME_MAX) with an error and keeps the socket open.
         self.SOCK_SERVER_OPTIONS = {
             "ping_interval": int(os.environ.get("SOCK_PING_INTERVAL", "25")),
-            "max_message_size": int(os.environ.get("SOCK_MAX_MESSAGE_SIZE", "16384")),
+            "max_message_size": int(os.environ.get("SOCK_MAX_MESSAGE_SIZE", str(1024 * 1024))),
         }
         self.SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE

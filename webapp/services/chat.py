@@ -12,7 +12,7 @@ from datetime import timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from webapp import events
 from webapp.database import locked
@@ -47,7 +47,8 @@ def get_room(room_id: int) -> Room:
 def room_title(room: Room) -> str:
     """The room's name as shown: the coffee's name, or the topic's in the current language."""
     if room.kind == "coffee":
-        return room.coffee.name
+        coffee = room.__dict__.get("coffee") or db.session.get(Coffee, room.coffee_id)
+        return coffee.name
     return str(TOPIC_ROOMS.get(room.slug, room.title))
 
 
@@ -86,7 +87,6 @@ def room_for_coffee(coffee_id: int) -> Room:
 
 def _coffee_room(coffee_id: int) -> Room | None:
     return db.session.scalar(select(Room).where(Room.coffee_id == coffee_id)
-                             .options(selectinload(Room.coffee))
                              .execution_options(populate_existing=True))
 
 
@@ -283,18 +283,20 @@ def load_message(message_id: int) -> Message:
     return message
 
 
-def history(room_id: int, before_id: int | None = None, limit: int = 50) -> list[Message]:
+def history(room_id: int, before_id: int | None = None, limit: int = 50,
+            check_room: bool = True) -> list[Message]:
     """The newest ``limit`` messages of a room, or the ``limit`` before ``before_id``,
-    oldest first.
+    oldest first; ``check_room=False`` when the caller has just read the room.
 
     :raise NotFound: unknown room.
     """
-    get_room(room_id)
+    if check_room:
+        get_room(room_id)
     stmt = select(Message).where(Message.room_id == room_id)
     if before_id is not None:
         stmt = stmt.where(Message.id < before_id)
     stmt = stmt.order_by(Message.id.desc()).limit(max(1, min(limit, HISTORY_MAX)))
-    return list(reversed(db.session.scalars(_with_relations(stmt)).all()))
+    return list(reversed(db.session.scalars(_with_relations(stmt)).unique().all()))
 
 
 def since(room_id: int, after_id: int, limit: int = 500) -> list[Message]:
@@ -308,9 +310,39 @@ def since(room_id: int, after_id: int, limit: int = 500) -> list[Message]:
     return list(db.session.scalars(_with_relations(stmt)))
 
 
+def changed_since(room_id: int, up_to_id: int, after) -> list[Message]:
+    """Messages up to ``up_to_id`` edited or deleted after the time ``after``, oldest
+    first: what a client that saw the room until then has to replace."""
+    stmt = (select(Message).where(Message.room_id == room_id, Message.id <= up_to_id,
+                                  (Message.edited_at > after) | (Message.deleted_at > after))
+            .order_by(Message.id).limit(HISTORY_MAX))
+    return list(db.session.scalars(_with_relations(stmt)))
+
+
+def latest_id(room_id: int) -> int:
+    """The id of the room's newest message, 0 when it has none."""
+    return db.session.scalar(select(func.max(Message.id)).where(Message.room_id == room_id)) or 0
+
+
+def mention_names(messages) -> dict[int, set[str]]:
+    """Message id -> the lower-cased usernames it mentions that belong to real users
+    (no query when no message has an "@")."""
+    ids = [m.id for m in messages if "@" in m.body]
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Mention.message_id, User.username)
+                              .join(User, User.id == Mention.user_id)
+                              .where(Mention.message_id.in_(ids)))
+    names: dict[int, set[str]] = {}
+    for message_id, username in rows:
+        names.setdefault(message_id, set()).add(username.lower())
+    return names
+
+
 def _with_relations(stmt):
-    return stmt.options(selectinload(Message.user),
-                        selectinload(Message.reply_to).selectinload(Message.user))
+    # Many-to-one all the way: one query with joins.
+    return stmt.options(joinedload(Message.user),
+                        joinedload(Message.reply_to).joinedload(Message.user))
 
 
 def _by_client_id(user_id: int, client_id: str) -> Message | None:
