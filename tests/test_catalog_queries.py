@@ -59,12 +59,14 @@ def test_coffee_page_is_constant_in_reviews(client, auth, make_user, make_coffee
         make_review(coffee, reader, 3, tags=["jasmine"])
         auth.login(logged_in_as, PASSWORD)
     url = f"/coffees/{coffee.id}"
+    client.get(url)  # the first view creates the coffee's chat room
     one = queries(count_queries, client, url)
     for n in range(48):
         make_review(coffee, make_user(), 1 + n % 5, "espresso" if n % 2 else "aeropress",
                     tags=["blueberry", "lemon"][: n % 3])
     fifty = queries(count_queries, client, url)
-    assert one == fifty <= 12, (one, fifty)
+    # The discussion under the reviews costs two: its room and its latest messages.
+    assert one == fifty <= 14, (one, fifty)
     assert queries(count_queries, client, url, HX) == one
 
 

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import HX, PASSWORD
-from webapp.models import Coffee, Review, User
+from webapp.models import Coffee, Message, Review, User
+from webapp.services import chat
 
 LOGIN = "login"
 ACTORS = ("anonymous", "other", "owner", "moderator", "admin")
@@ -44,6 +45,11 @@ TABLE = [
     ("POST", "/auth/logout", None,                                (LOGIN, 303, 303, 303, 303)),
     ("GET", "/admin/users", None,                                 (LOGIN, 403, 403, 403, 200)),
     ("POST", "/admin/users/{other}/role", {"role": "moderator"},  (LOGIN, 403, 403, 403, 303)),
+    ("POST", "/chat/{room}/messages", {"body": "Hello there"},     (LOGIN, 303, 303, 303, 303)),
+    # {message} is owner's: only its author edits it; moderators delete any message.
+    ("GET", "/chat/messages/{message}/edit", None,                (LOGIN, 403, 200, 403, 403)),
+    ("POST", "/chat/messages/{message}/edit", {"body": "Changed"}, (LOGIN, 403, 303, 403, 403)),
+    ("POST", "/chat/messages/{message}/delete", None,             (LOGIN, 403, 303, 303, 303)),
 ]
 
 # Routes anyone may use; every other route must be in TABLE.
@@ -54,6 +60,10 @@ PUBLIC = {
     ("GET", "/coffees"), ("GET", "/coffees/similar"), ("GET", "/coffees/<int:coffee_id>"),
     ("GET", "/coffees/<int:coffee_id>/reviews"),
     ("GET", "/users/<username>"), ("GET", "/users/<username>/reviews"),
+    ("GET", "/chat"), ("GET", "/chat/<int:room_id>"), ("GET", "/chat/<int:room_id>/older"),
+    ("GET", "/chat/messages/<int:message_id>"),
+    # Anyone may watch; posting over it re-checks the session (tests/test_chat_socket.py).
+    ("GET", "/chat/<int:room_id>/ws"),
 }
 
 CASES = [pytest.param(method, url, data, actor, expected, id=f"{method} {url} as {actor}")
@@ -70,7 +80,10 @@ def scene(client, auth, make_user, make_coffee, make_review):
     other = make_user("other")
     make_user("moderator", role="moderator")
     make_user("admin", role="admin")
-    ids = {"coffee": coffee.id, "review": review.id, "other": other.id, "session": 999_999}
+    room = chat.room_for_coffee(coffee.id)
+    message = chat.post_message(room.id, owner.id, "The owner's message")
+    ids = {"coffee": coffee.id, "review": review.id, "other": other.id, "session": 999_999,
+           "room": room.id, "message": message.id}
 
     def act(actor):
         if actor != "anonymous":
@@ -87,7 +100,9 @@ def state(db) -> tuple:
                                       Coffee.rating_count).order_by(Coffee.id)).all(),
             db.session.scalar(select(func.count(Review.id))),
             db.session.execute(select(User.username, User.role, User.display_name,
-                                      User.password_hash).order_by(User.id)).all())
+                                      User.password_hash).order_by(User.id)).all(),
+            db.session.execute(select(Message.id, Message.body, Message.deleted_at)
+                               .order_by(Message.id)).all())
 
 
 def send(client, method, url, data, headers=None):
@@ -121,7 +136,8 @@ def test_anonymous_htmx_request_navigates_to_log_in(scene, db, method, url, data
 def test_every_route_is_public_or_in_the_table(app):
     """A new route is either listed as public or given its row in TABLE."""
     converters = {"coffee": "<int:coffee_id>", "review": "<int:review_id>",
-                  "other": "<int:user_id>", "session": "<int:session_id>"}
+                  "other": "<int:user_id>", "session": "<int:session_id>",
+                  "room": "<int:room_id>", "message": "<int:message_id>"}
     tabled = {(method, url.format(**converters)) for method, url, _data, _ in TABLE}
     routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
               for method in rule.methods - {"HEAD", "OPTIONS"}}

@@ -45,6 +45,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from webapp.admin import bp as admin_bp
     from webapp.auth import bp as auth_bp
+    from webapp.chat import bp as chat_bp
     from webapp.coffees import bp as coffees_bp
     from webapp.main import bp as main_bp
     from webapp.profiles import bp as profiles_bp
@@ -56,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(coffees_bp)
     app.register_blueprint(reviews_bp)
+    app.register_blueprint(chat_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

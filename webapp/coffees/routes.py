@@ -52,7 +52,7 @@ def index():
 @bp.get("/coffees/<int:coffee_id>")
 def show(coffee_id: int):
     """:raise 404: unknown coffee."""
-    context = coffee_page_context(coffee_id)
+    context = coffee_page_context(coffee_id, discussion=True)
     return htmx.render("coffees/show.html", "coffees/_coffee.html", **context)
 
 
