@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from tests.conftest import HX, PASSWORD
 from webapp.extensions import db
-from webapp.models import Coffee, Review, User
+from webapp.models import Coffee, Message, Review, User
 from webapp.models.coffee import CoffeeNote
+from webapp.services import chat
 
 # The app and its database are made once per test, not per example, on purpose: every
 # example compares the database before and after its own request, so what earlier
@@ -69,8 +70,11 @@ def snapshot() -> tuple:
     reviews = db.session.execute(select(
         Review.id, Review.rating, Review.brew_method, Review.body).order_by(Review.id)).all()
     notes = db.session.scalar(select(func.count()).select_from(CoffeeNote))
+    messages = db.session.execute(select(
+        Message.id, Message.body, Message.reply_to_id, Message.edited_at,
+        Message.deleted_at).order_by(Message.id)).all()
     db.session.remove()
-    return users, coffees, reviews, notes
+    return users, coffees, reviews, notes, messages
 
 
 @pytest.fixture
@@ -79,7 +83,9 @@ def world(app, make_user, make_coffee):
     root = make_user("root", role="admin")
     bob = make_user("bob")
     coffee = make_coffee("Kochere", by=root)
-    ids = {"bob": bob.id, "coffee": coffee.id}
+    room = chat.room_for_coffee(coffee.id)
+    message = chat.post_message(room.id, root.id, "The first message")
+    ids = {"bob": bob.id, "coffee": coffee.id, "room": room.id, "message": message.id}
     db.session.remove()
     admin = app.test_client()
     response = admin.post("/auth/login", data={"login": "root", "password": PASSWORD})
@@ -123,6 +129,12 @@ FORMS = {
         "name": ("Kochere",), "roaster": ("Test",), "exclude": ("1",)}),
     "admin users": ("admin", "GET", "/admin/users", {"q": ("bo",), "page": ("1",)}),
     "profile reviews": ("anonymous", "GET", "/users/root/reviews", {"page": ("1",)}),
+    "chat post": ("admin", "POST", "/chat/{room}/messages", {
+        "body": ("Hello there", "@bob see https://example.com/a?b=1"), "reply_to": ("", "1"),
+        "from": ("coffee", "")}),
+    "chat edit": ("admin", "POST", "/chat/messages/{message}/edit", {"body": ("Changed",)}),
+    "chat room": ("anonymous", "GET", "/chat/{room}", {"before": ("2",), "reply_to": ("1",)}),
+    "chat older": ("anonymous", "GET", "/chat/{room}/older", {"before": ("2",)}),
 }
 
 
