@@ -44,6 +44,21 @@ def add(room_id, user_id, n, body="message {i}"):
     return [r.id for r in rows]
 
 
+def published(app, room_id: int, n: int, action) -> list[dict]:
+    """What the broker carried on the room's channel while ``action()`` ran (waiting
+    up to 5 s for ``n`` payloads)."""
+    heard = []
+    subscription = app.extensions["broker"].subscribe(f"room:{room_id}", heard.append)
+    try:
+        action()
+        deadline = time.monotonic() + 5
+        while len(heard) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        subscription.close()
+    return heard
+
+
 def message_ids(html: str) -> list[int]:
     return [int(i) for i in re.findall(r'<article id="msg-(\d+)"', html)]
 
@@ -310,17 +325,10 @@ class TestPostWithoutJavaScript:
 
     def test_a_post_is_published_on_the_room_channel_after_the_commit(self, app, client,
                                                                       general, bob):
-        heard = []
-        subscription = app.extensions["broker"].subscribe(f"room:{general.id}", heard.append)
-        try:
-            login(client, "bob")
-            client.post(f"/chat/{general.id}/messages", data={"body": "Published"})
-            message_id = db.session.scalar(select(Message.id))
-            deadline = time.monotonic() + 5
-            while not heard and time.monotonic() < deadline:
-                time.sleep(0.01)
-        finally:
-            subscription.close()
+        login(client, "bob")
+        heard = published(app, general.id, 1, lambda: client.post(
+            f"/chat/{general.id}/messages", data={"body": "Published"}))
+        message_id = db.session.scalar(select(Message.id))
         assert heard == [{"type": "message", "room_id": general.id, "message_id": message_id}]
 
 
@@ -395,16 +403,10 @@ class TestEditAndDelete:
         assert db.session.get(Message, mine.id).deleted_at is not None
 
     def test_edit_and_delete_are_published(self, app, client, general, mine):
-        heard = []
-        subscription = app.extensions["broker"].subscribe(f"room:{general.id}", heard.append)
-        try:
+        def edit_then_delete():
             client.post(f"/chat/messages/{mine.id}/edit", data={"body": "First post"})
             client.post(f"/chat/messages/{mine.id}/delete")
-            deadline = time.monotonic() + 5
-            while len(heard) < 2 and time.monotonic() < deadline:
-                time.sleep(0.01)
-        finally:
-            subscription.close()
+        heard = published(app, general.id, 2, edit_then_delete)
         assert [h["type"] for h in heard] == ["message_edited", "message_deleted"]
 
 
