@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from babel.dates import format_date
 
-from tests.browser.steps import expect
+from tests.browser.steps import expect, log_in
+from webapp.seed import DEMO_PASSWORD
 
 # Test runs write to a scratch folder; `make screenshots` points this at docs/screenshots
 # to refresh the pictures in the README, so a plain test run never changes tracked files.
@@ -65,8 +66,24 @@ def test_profile_screenshot(page, demo):
     assert width == 1280
 
 
+def test_chat_screenshot(page, demo):
+    page.goto("/")
+    log_in(page, "lena_brews", DEMO_PASSWORD)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.goto("/chat")
+    page.get_by_role("link", name="General", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("General")
+    expect(page.locator(".presence")).to_have_text("1 here")  # the socket is open
+    expect(page.locator(".messages .msg").first).to_contain_text(
+        "Morning everyone! What is in your cup today?")
+    page.get_by_label("Your message").fill("A washed Kenyan, as a V60. Bright!")
+    width, _height = screenshot(page, "chat.png")
+    assert width == 1280
+
+
 @pytest.mark.parametrize("width", [360, 768, 1280])
-@pytest.mark.parametrize("path", ["/", "/users/moderator", "/auth/register", "/auth/login"])
+@pytest.mark.parametrize("path", ["/", "/users/moderator", "/auth/register", "/auth/login",
+                                  "/chat", "/coffees/1"])
 def test_pages_fit_the_screen(page, demo, width, path):
     """No sideways scrolling, and the header and footer stay on screen, at any width."""
     page.set_viewport_size({"width": width, "height": 800})
