@@ -499,3 +499,14 @@ def test_seed_chat_adds_conversations_once(app, make_user, make_coffee):
     replies = db.session.scalars(select(Message).where(Message.reply_to_id.is_not(None))).all()
     assert replies and all(r.room_id == db.session.get(Message, r.reply_to_id).room_id
                            for r in replies)
+
+
+def test_rooms_overview_leaves_out_silent_coffee_rooms_and_keeps_the_latest(topic_rooms, alice,
+                                                                            make_coffee):
+    silent = chat.room_for_coffee(make_coffee("Silent").id)
+    rooms = [chat.room_for_coffee(make_coffee(f"Talked {n}").id) for n in range(4)]
+    for room in rooms:
+        add_messages(room.id, alice.id, 1)
+    overview = chat.rooms_overview(None, limit=2)
+    assert [s.title for s in overview] == ["General", "Brewing", "Gear", "Talked 3", "Talked 2"]
+    assert silent.id not in {s.room.id for s in chat.rooms_overview(None)}

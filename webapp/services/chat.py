@@ -101,20 +101,27 @@ class RoomSummary:
         return room_title(self.room)
 
 
-def rooms_overview(user_id: int | None) -> list[RoomSummary]:
-    """Every room with its last message and, for a user, how many messages others posted
-    after the user's read mark: topic rooms first, then coffee rooms, latest activity
-    first. A fixed number of queries whatever the number of rooms."""
+def rooms_overview(user_id: int | None, limit: int = 50) -> list[RoomSummary]:
+    """The topic rooms, then the ``limit`` coffee rooms with the latest activity (a
+    coffee room nobody has written in is left out), each with its last message and, for
+    a user, how many messages others posted after the user's read mark. A fixed number
+    of queries whatever the number of rooms."""
     last_ids = dict(db.session.execute(
         select(Message.room_id, func.max(Message.id)).group_by(Message.room_id)).all())
-    rooms = list(db.session.scalars(select(Room).options(selectinload(Room.coffee))))
+    active = sorted(last_ids, key=last_ids.get, reverse=True)
+    rooms = list(db.session.scalars(
+        select(Room).options(selectinload(Room.coffee))
+        .where((Room.kind == "topic") | Room.id.in_(active[:limit + 3]))))
+    topics = sorted((r for r in rooms if r.kind == "topic"), key=lambda r: r.id)
+    coffees = sorted((r for r in rooms if r.kind == "coffee"),
+                     key=lambda r: -last_ids[r.id])[:limit]
+    shown = topics + coffees
+    wanted = [last_ids[r.id] for r in shown if r.id in last_ids]
     last = {m.room_id: m for m in db.session.scalars(
-        select(Message).where(Message.id.in_(list(last_ids.values())))
-        .options(selectinload(Message.user)))} if last_ids else {}
+        select(Message).where(Message.id.in_(wanted))
+        .options(selectinload(Message.user)))} if wanted else {}
     unread = _unread_counts(user_id) if user_id is not None else {}
-    rooms.sort(key=lambda r: (r.kind != "topic", r.id if r.kind == "topic"
-                              else -last_ids.get(r.id, 0), r.id))
-    return [RoomSummary(r, last.get(r.id), unread.get(r.id, 0)) for r in rooms]
+    return [RoomSummary(r, last.get(r.id), unread.get(r.id, 0)) for r in shown]
 
 
 def _unread_counts(user_id: int) -> dict[int, int]:
