@@ -77,9 +77,12 @@
     var form = room.querySelector("form.composer");
     var status = room.querySelector(".chat-status[data-sent]");
     if (form && status && status.dataset.sent === form.dataset.pending) {
-      form.reset();
       delete form.dataset.pending;
-      setReply(room, null);
+      // A refusal names the message too: keep its text so that it can be sent again.
+      if (!status.classList.contains("error")) {
+        form.reset();
+        setReply(room, null);
+      }
     }
   });
 
