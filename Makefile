@@ -29,6 +29,7 @@ screenshots: $(BIN)/.test-installed  ## Refresh the README's screenshots in docs
 bench: $(BIN)/.test-installed  ## Performance ratios, written to BENCHMARKS.md
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.ratings
+	$(BIN)/python -m bench.chat
 
 migrate: $(BIN)/.installed  ## Apply migrations only
 	$(BIN)/flask db upgrade

@@ -184,7 +184,9 @@ def write_report(path: Path, rows: list[dict], args) -> None:
     lines += [f"- {r['backend']}: {r['seeded']}" for r in rows if _targeted(r)]
     lines += ["", READING]
     lines.append("")
-    path.write_text("\n".join(lines))
+    # Other benchmarks (bench.chat) write their own sections: keep them.
+    old = path.read_text() if path.exists() else ""
+    path.write_text(harness.keep_other_sections(old, "\n".join(lines)))
     print(f"wrote {path}")
 
 

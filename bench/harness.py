@@ -3,12 +3,14 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, func, select, text
@@ -61,10 +63,14 @@ def _reset(url: str) -> None:
     engine.dispose()
 
 
-def _flask(url: str, *args: str) -> None:
+def _flask(url: str, *args: str, quiet: bool = False) -> None:
+    """``flask <args>`` on that database; ``quiet``: its output only when it fails."""
     env = {**os.environ, "DATABASE_URL": url, "FLASK_APP": "webapp"}
     env.pop("REDIS_URL", None)
-    subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=env, check=True)
+    done = subprocess.run([str(BIN / "flask"), *args], cwd=ROOT, env=env,
+                          capture_output=quiet, text=True)
+    if done.returncode:
+        raise RuntimeError(f"flask {' '.join(args)} failed:\n{done.stdout or ''}{done.stderr or ''}")
 
 
 def ensure_dataset(url: str, coffees: int, reviews: int) -> str:
@@ -79,16 +85,68 @@ def ensure_dataset(url: str, coffees: int, reviews: int) -> str:
     return f"seeded in {time.perf_counter() - start:.0f} s"
 
 
+def sections(document: str) -> list[tuple[str, str]]:
+    """``document`` cut at its level-2 headings: (heading, text) in order; the text before
+    the first heading has the heading ""."""
+    found, heading, lines = [], "", []
+    for line in document.rstrip("\n").split("\n"):
+        if line.startswith("## "):
+            found.append((heading, "\n".join(lines)))
+            heading, lines = line, []
+        lines.append(line)
+    found.append((heading, "\n".join(lines)))
+    return found
+
+
+def keep_other_sections(old: str, new: str) -> str:
+    """``new`` followed by the sections of ``old`` it does not have (another benchmark's)."""
+    mine = {heading for heading, _ in sections(new)}
+    others = [text_ for heading, text_ in sections(old) if heading and heading not in mine]
+    return "\n\n".join([new.rstrip("\n"), *(t.rstrip("\n") for t in others)]) + "\n"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+@dataclass
+class Server:
+    base: str  # http://127.0.0.1:<port>
+    pid: int   # gunicorn's master
+    log: object  # its output so far: log.seek(0); log.read()
+
+    def workers(self) -> list[int]:
+        """The master's children: its workers."""
+        return children(self.pid)
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return sorted(found)
+
+
 @contextlib.contextmanager
 def gunicorn(url: str, workers: int, settings: dict | None = None):
     """Serve the app with gunicorn's gevent worker (``settings`` added to its
     environment); yield its base URL."""
+    with serve(url, workers, settings) as server:
+        yield server.base
+
+
+@contextlib.contextmanager
+def serve(url: str, workers: int, settings: dict | None = None, app: str = "wsgi:app"):
+    """Serve ``app`` with gunicorn's gevent worker (and gunicorn.conf.py, as deployed;
+    ``settings`` added to its environment); yield a ``Server``. Stopped on the way out,
+    killed when it does not stop within 15 s."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench-secret-key-" + "x" * 32}
     env.pop("REDIS_URL", None)  # only when ``settings`` name one
@@ -97,7 +155,7 @@ def gunicorn(url: str, workers: int, settings: dict | None = None):
     proc = subprocess.Popen(
         [str(BIN / "gunicorn"), "--worker-class", "gevent", "--workers", str(workers),
          "--bind", f"127.0.0.1:{port}", "--no-control-socket", "--log-level", "warning",
-         "wsgi:app"],
+         app],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -110,10 +168,17 @@ def gunicorn(url: str, workers: int, settings: dict | None = None):
         else:
             log.seek(0)
             raise RuntimeError("gunicorn did not start:\n" + log.read().decode())
-        yield base
+        yield Server(base, proc.pid, log)
     finally:
         proc.terminate()
-        proc.wait(10)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            for pid in children(proc.pid):  # still the master's: not a reused pid
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            proc.kill()
+            proc.wait(5)
 
 
 WRK_SCRIPT = """
