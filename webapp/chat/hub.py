@@ -1,10 +1,12 @@
 """The live rooms of one web process: its sockets, and the fan-out to them.
 
 Per room with at least one socket here, the hub holds one broker subscription on
-``room:<id>``. An event from the broker becomes one ``LiveEvent`` handed to every socket
-of the room in this process (a queue put each, nothing slow in the broker's thread);
-each socket's own greenlet (or thread) sends it. The message is read from the database
-once per process and each of its renders (per kind of viewer and language) made once.
+``room:<id>`` and one fan-out thread (a greenlet under gevent). An event from the broker
+becomes one ``LiveEvent``, queued to the room's fan-out, which offers it to each socket
+of the room in turn, in publish order: a socket with nothing waiting sends it there and
+then (one loop over the sockets, as a bare broadcast does); a busy one queues it for its
+own greenlet. The message is read from the database once per process and each of its
+renders (per kind of viewer and language) made once.
 
 Presence: each socket is an entry in webapp.presence; a join or leave is published on
 the room's channel, and every process recounts the room (at most every
@@ -59,23 +61,57 @@ class Close:
 
 
 class Member:
-    """What the hub knows of a socket: its room, its queue, its presence entry."""
+    """What the hub knows of a socket: its room, its queue, its presence entry.
+
+    ``pending`` counts the items queued and not yet handled; ``offer`` (the fan-out's
+    entry) only queues here, and a socket replaces it with one that may send at once.
+    """
 
     def __init__(self, room_id: int, viewer_key: str | None) -> None:
         self.room_id = room_id
         self.id = uuid.uuid4().hex[:16]
         self.entry = presence_store.member(viewer_key or f"v{self.id}", self.id)
         self.queue: queue.Queue = queue.Queue()
+        self.pending = 0
+        self._count = threading.Lock()
 
     def push(self, item) -> None:
+        with self._count:
+            self.pending += 1
         self.queue.put(item)
+
+    def done(self) -> None:
+        """One queued item is handled."""
+        with self._count:
+            self.pending -= 1
+
+    def offer(self, event: "LiveEvent") -> None:
+        self.push(event)
 
 
 class _Room:
-    def __init__(self) -> None:
+    """A room's sockets in this process (guarded by the hub's ``lock``), its broker
+    subscription and its fan-out thread."""
+
+    def __init__(self, room_id: int, lock) -> None:
+        self._lock = lock
         self.members: set[Member] = set()
         self.subscription = None
         self.ready = threading.Event()
+        self.outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self.fan_out = threading.Thread(target=self._fan_out, name=f"chat-room-{room_id}",
+                                         daemon=True)
+        self.fan_out.start()
+
+    def _fan_out(self) -> None:
+        while (event := self.outbox.get()) is not None:
+            with self._lock:
+                members = list(self.members)
+            for member in members:
+                try:
+                    member.offer(event)
+                except Exception:  # one socket's failure must not starve the others
+                    log.exception("chat: offering an event to a socket failed")
 
 
 class Hub:
@@ -101,7 +137,7 @@ class Hub:
             room = self._rooms.get(member.room_id)
             first = room is None
             if first:
-                room = self._rooms[member.room_id] = _Room()
+                room = self._rooms[member.room_id] = _Room(member.room_id, self._lock)
             room.members.add(member)
             if self._heartbeat is None:
                 self._heartbeat = threading.Thread(target=self._beat, name="chat-heartbeat",
@@ -127,6 +163,7 @@ class Hub:
             if not room.members:
                 del self._rooms[member.room_id]
                 subscription = room.subscription
+                room.outbox.put(None)
         if subscription is not None:
             subscription.close()
         self._presence_changed(member.room_id, leave=member.entry)
@@ -145,21 +182,32 @@ class Hub:
         with self._lock:
             self._closing = True
             members = [m for room in self._rooms.values() for m in room.members]
+            for room in self._rooms.values():
+                room.outbox.put(None)
         for member in members:
             member.push(Close(SERVICE_RESTART, reason))
         self._stop.set()
         return len(members)
+
+    def size(self) -> int:
+        """How many sockets this process holds."""
+        with self._lock:
+            return sum(len(room.members) for room in self._rooms.values())
 
     # From the broker's thread: quick, never raising ------------------------------
 
     def _on_event(self, room_id: int, payload: dict) -> None:
         kind = payload.get("type")
         if kind in MESSAGE_EVENTS:
-            event = LiveEvent(payload)
-            for member in self.members(room_id):
-                member.push(event)
+            self._send_out(room_id, LiveEvent(payload))
         elif kind == "presence":
             self._schedule_recount(room_id)
+
+    def _send_out(self, room_id: int, event: LiveEvent) -> None:
+        with self._lock:
+            room = self._rooms.get(room_id)
+        if room is not None:
+            room.outbox.put(event)
 
     def _on_reconnect(self, room_id: int, _subscription) -> None:
         for member in self.members(room_id):
@@ -196,9 +244,8 @@ class Hub:
         except Exception as exc:
             log.warning("chat: presence of room %s not counted (%s)", room_id, exc)
             return
-        event = LiveEvent({"type": "presence", "room_id": room_id, "count": count})
-        for member in self.members(room_id):
-            member.push(event)
+        self._send_out(room_id, LiveEvent({"type": "presence", "room_id": room_id,
+                                           "count": count}))
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_SECONDS):

@@ -2,7 +2,9 @@
 
 Two loops per socket: a reader (its own greenlet or thread) that only receives frames
 and queues them, and the handler's own loop that takes, in order, what the reader and
-the hub (webapp.chat.hub) queued and is the only one to send. The database session is
+the hub (webapp.chat.hub) queued. The room's fan-out sends a live event itself when the
+socket has nothing queued and is not busy (``offer``), else queues it: one turn at a
+time (``_turn``), so the order stays the publish order. The database session is
 released after each item, never held while waiting.
 
 Nothing is lost or doubled on (re)connect: the hub subscribes the socket to its room
@@ -26,8 +28,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from flask import render_template
-from flask_babel import get_locale
+from flask import current_app, has_request_context, render_template, request
+from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 from simple_websocket import ConnectionClosed
 
@@ -79,7 +81,10 @@ class LiveSocket:
     def __init__(self, ws, room_id: int, viewer: Viewer, hub) -> None:
         self.ws, self.room_id, self.viewer, self.hub = ws, room_id, viewer, hub
         self.locale = str(get_locale())
+        self.app, self.url_root = current_app._get_current_object(), request.url_root
         self.member = Member(room_id, f"u{viewer.user_id}" if viewer.user_id else None)
+        self.member.offer = self.offer
+        self._turn = threading.Lock()  # held while handling an item or sending an offer
         self.sent: set[int] = set()
         self.last_id = 0
         self.positioned = False
@@ -99,15 +104,19 @@ class LiveSocket:
             threading.Thread(target=self._read, name="chat-reader", daemon=True).start()
             deadline = time.monotonic() + RESUME_WAIT
             while True:
+                queued = True
                 try:
                     item = self.member.queue.get(
                         timeout=None if self.positioned else max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
-                    item = ("resume", self.start_id, None)
+                    item, queued = ("resume", self.start_id, None), False
                 try:
-                    if self._handle(item) is False:
-                        break
+                    with self._turn:
+                        if self._handle(item) is False:
+                            break
                 finally:
+                    if queued:
+                        self.member.done()
                     db.session.remove()
         except ConnectionClosed:
             pass
@@ -144,6 +153,31 @@ class LiveSocket:
         elif item[0] == "frame":
             self._frame(item[1])
         return None
+
+    def offer(self, event: LiveEvent) -> None:
+        """From the room's fan-out: send ``event`` now if nothing is queued for this
+        socket and it is not busy; otherwise queue it, behind what is waiting."""
+        if not self._turn.acquire(blocking=False):
+            self.member.push(event)
+            return
+        try:
+            if self.member.pending or not self.positioned:
+                self.member.push(event)
+                return
+            self._deliver(event)
+        except ConnectionClosed:
+            pass  # the reader sees it too and ends the socket
+        finally:
+            self._turn.release()
+
+    def _in_context(self, make):
+        """``make()`` inside a request context: the socket's own, or (from the room's
+        fan-out) one like it, in the socket's language."""
+        if has_request_context():
+            return make()
+        # Its end (the app context's teardown) removes the database session it used.
+        with self.app.test_request_context(base_url=self.url_root), force_locale(self.locale):
+            return make()
 
     # Sending ----------------------------------------------------------------------
 
@@ -195,17 +229,19 @@ class LiveSocket:
 
     def _deliver(self, event: LiveEvent) -> None:
         if event.kind == "presence":
-            self.send(event.once(("presence", self.locale), lambda: render_template(
-                "chat/_presence.html", room_id=self.room_id, count=event.count, oob=True)))
+            self.send(event.once(("presence", self.locale), lambda: self._in_context(
+                lambda: render_template("chat/_presence.html", room_id=self.room_id,
+                                        count=event.count, oob=True))))
             return
         if event.kind == "message" and event.message_id in self.sent:
             return
-        loaded = event.once("message", lambda: _load(event.message_id))
+        loaded = event.once("message", lambda: self._in_context(lambda: _load(event.message_id)))
         if loaded is None:
             return
         message, mentioned = loaded
         key = (self.locale, event.kind, self.viewer.variant(message))
-        html = event.once(key, lambda: self._render_one(event.kind, message, mentioned))
+        html = event.once(key, lambda: self._in_context(
+            lambda: self._render_one(event.kind, message, mentioned)))
         self.send(html)
         if event.kind == "message":
             self._sent([message])
