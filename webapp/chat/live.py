@@ -290,7 +290,8 @@ class LiveSocket:
                 if not isinstance(body, str):
                     raise FrameError(_l("Write a message."))
                 chat.post_message(self.room_id, self.viewer.user_id, body,
-                                  reply_to_id=_int(payload, "reply_to"), client_id=client_id)
+                                  reply_to_id=_int(payload, "reply_to"), client_id=client_id,
+                                  load=False)
             elif kind == "edit":
                 body = payload.get("body")
                 if not isinstance(body, str):

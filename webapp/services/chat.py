@@ -182,8 +182,10 @@ def clean_body(body: str) -> str:
 
 
 def post_message(room_id: int, user_id: int, body: str, reply_to_id: int | None = None,
-                 client_id: str | None = None) -> Message:
-    """Store a message and announce it after the commit.
+                 client_id: str | None = None, load: bool = True) -> Message | None:
+    """Store a message and announce it after the commit; return it with its author and
+    reply target (``load=False``: return nothing, for a caller that does not need it,
+    such as the socket, whose copy comes back through the broker).
 
     A ``client_id`` the user already used returns that message again: no second row,
     no second event.
@@ -197,7 +199,8 @@ def post_message(room_id: int, user_id: int, body: str, reply_to_id: int | None 
     if client_id is not None and (not 1 <= len(client_id) <= CLIENT_ID_MAX
                                   or has_control(client_id)):
         raise ServiceError(_l("Invalid message id."), field="client_id")
-    get_room(room_id)
+    if db.session.get(Room, room_id) is None:
+        raise NotFound(_l("No such room."))
     body = clean_body(body)
     # Holds the user's row until the commit: one user's posts pass these checks one at
     # a time, so a repeated text or client id sent in parallel is seen.
@@ -206,7 +209,7 @@ def post_message(room_id: int, user_id: int, body: str, reply_to_id: int | None 
         existing = _by_client_id(user_id, client_id)
         if existing is not None:
             db.session.commit()
-            return existing
+            return existing if load else None
     if reply_to_id is not None:
         target = db.session.get(Message, reply_to_id)
         if target is None or target.room_id != room_id:
@@ -226,8 +229,9 @@ def post_message(room_id: int, user_id: int, body: str, reply_to_id: int | None 
     _store_mentions(message, set())
     events.record(events.message_posted, room_id=room_id, message_id=message.id,
                   user_id=user_id)
+    message_id = message.id
     db.session.commit()
-    return load_message(message.id)
+    return load_message(message_id) if load else None
 
 
 def edit_message(message_id: int, user_id: int, body: str) -> Message:
