@@ -7,10 +7,15 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 
 # gevent: a page request or a WebSocket is a greenlet, not a thread, so one process
-# holds a thousand sockets (each waiting on the network) and still serves pages.
+# holds thousands of sockets (each waiting on the network) and still serves pages.
+# gevent's pool counts sockets and page requests together: a process takes at most
+# CHAT_MAX_SOCKETS chat sockets (the handshake answers 503 beyond, and the page retries
+# later), and its pool keeps PAGE_CONNECTIONS more for page requests, so that sockets
+# never starve pages (bench.chat: with the pool full of sockets, pages got no answer).
 worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS") or (
+    int(os.environ.get("CHAT_MAX_SOCKETS", "2000")) + int(os.environ.get("PAGE_CONNECTIONS", "500"))))
 
 # No preload: Redis and SQLAlchemy clients (and the broker's listener thread) must be
 # created in each worker after the fork, never shared with the master.

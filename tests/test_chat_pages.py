@@ -444,3 +444,35 @@ class TestCoffeeDiscussion:
         login(client, "alice")
         client.get(f"/coffees/{coffee.id}")
         assert db.session.scalar(select(RoomRead.last_read_message_id)) == last.id
+
+
+class TestHandshake:
+    """What the socket route answers before upgrading (the upgrade itself is tested
+    against running servers in tests/test_chat_socket.py)."""
+
+    UPGRADE = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+
+    def test_a_foreign_origin_is_refused(self, client, general):
+        response = client.get(f"/chat/{general.id}/ws",
+                              headers={**self.UPGRADE, "Origin": "https://evil.example"})
+        assert response.status_code == 403
+
+    def test_an_unknown_room_is_404(self, client, general):
+        response = client.get("/chat/999999/ws", headers={**self.UPGRADE, "Origin": "http://localhost"})
+        assert response.status_code == 404
+
+    def test_a_full_process_answers_503_and_the_page_retries(self, app, client, general):
+        from webapp.chat.hub import Member, get_hub
+
+        app.config["CHAT_MAX_SOCKETS"] = 1
+        hub = get_hub(app)
+        member = Member(general.id, "u1")
+        hub.join(member)
+        try:
+            response = client.get(f"/chat/{general.id}/ws",
+                                  headers={**self.UPGRADE, "Origin": "http://localhost"})
+            assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+            assert client.get(f"/chat/{general.id}").status_code == 200  # pages still served
+        finally:
+            hub.leave(member)

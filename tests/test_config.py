@@ -150,6 +150,13 @@ def test_the_web_process_runs_gunicorn_conf(clean_env):
     settings = {}
     exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
     assert settings["worker_class"] == "gevent"
+    # Room for CHAT_MAX_SOCKETS (2000) sockets and 500 page requests besides.
     assert (settings["bind"], settings["workers"], settings["worker_connections"]) == (
-        "0.0.0.0:8123", 3, 1000)
+        "0.0.0.0:8123", 3, 2500)
+    clean_env.setenv("CHAT_MAX_SOCKETS", "100")
+    exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
+    assert settings["worker_connections"] == 600
+    clean_env.setenv("WORKER_CONNECTIONS", "50")
+    exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
+    assert settings["worker_connections"] == 50
     assert settings["preload_app"] is False and settings["control_socket_disable"] is True

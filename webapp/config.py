@@ -79,6 +79,9 @@ class Config:
         # from dropping idle sockets and finds dead ones. A frame over
         # SOCK_MAX_MESSAGE_SIZE closes the socket (1009); the chat answers frames over
         # 16 KiB (webapp.chat.live.FRAME_MAX) with an error and keeps the socket open.
+        # Chat sockets one web process takes; beyond, the handshake answers 503 and the
+        # page tries again later (gunicorn.conf.py sizes gevent's pool above it).
+        self.CHAT_MAX_SOCKETS = int(os.environ.get("CHAT_MAX_SOCKETS", "2000"))
         self.SOCK_SERVER_OPTIONS = {
             "ping_interval": int(os.environ.get("SOCK_PING_INTERVAL", "25")),
             "max_message_size": int(os.environ.get("SOCK_MAX_MESSAGE_SIZE", str(1024 * 1024))),

@@ -4,7 +4,8 @@ With JavaScript the composer sends over the socket (webapp.chat.live); without i
 same form posts here and the page shows the new message. Editing and deleting are
 plain requests in both cases; every open socket of the room then receives the change.
 """
-from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (Response, abort, current_app, flash, g, redirect, render_template,
+                   request, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -46,6 +47,11 @@ def check_handshake():
     if request.headers.get("Origin") != request.host_url.rstrip("/"):
         abort(403, description=_("This connection must come from a Crema page."))
     g.chat_room = chat.get_room(request.view_args["room_id"])
+    if get_hub(current_app._get_current_object()).size() >= current_app.config["CHAT_MAX_SOCKETS"]:
+        # Full: the page's socket reconnects later (a refused handshake is a 1006 to it),
+        # perhaps to another process; page requests keep their room in the pool.
+        abort(Response(_("Too many open conversations here. Trying again shortly."), 503,
+                       {"Retry-After": "5"}))
 
 
 @bp.get("/chat")
