@@ -10,7 +10,6 @@ handles its queue in order).
 """
 import itertools
 import json
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -25,7 +24,6 @@ from tests.fixtures.chat_servers import (
     WAIT, ChatSocket, article, changed_ids, errors, login, new_ids, presence, socket_url,
     story, synced_at,
 )
-from webapp.chat.hub import get_hub
 from webapp.extensions import db, limiter
 from webapp.models import Message, UserSession
 from webapp.models.base import utcnow
@@ -63,18 +61,16 @@ def other_room(topic_rooms):
 
 
 @pytest.fixture
-def joined(app, live_server, open_socket, room, people):
+def joined(live_server, open_socket, socket_handlers, room, people):
     """Factory: ``joined("alice")`` a socket of alice (None: a visitor) in the room,
     resumed from the room's latest message as the page would; its HTTP session is
-    ``.http``. After the test, waits until the server let go of every socket."""
-    rooms = set()
+    ``.http``. After the test, waits until every handler on the server has ended."""
 
     def join(username: str | None = None, room_id: int = room, http=None,
              resume: bool = True) -> ChatSocket:
         if http is None and username is not None:
             http = login(live_server.url, username)
         sock = open_socket(live_server.url, room_id, http)
-        rooms.add(room_id)
         if resume:
             sock.resume(chat.latest_id(room_id))
         return sock
@@ -82,16 +78,7 @@ def joined(app, live_server, open_socket, room, people):
     yield join
     for sock in open_socket.sockets:
         sock.close()
-    hub = get_hub(app)
-    for room_id in rooms:
-        _wait(lambda: not hub.members(room_id), f"room {room_id} still has sockets")
-
-
-def _wait(condition, what: str) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
+    socket_handlers.wait_idle()
 
 
 @pytest.fixture
@@ -514,6 +501,22 @@ def test_a_reconnecting_client_gets_what_it_missed_once_and_in_order(joined, set
     assert changed_ids(back.since(start)) == [first, second]
 
 
+def test_a_client_too_far_behind_gets_the_latest_messages_as_a_new_list(joined, settle, room,
+                                                                         people):
+    # More than CATCH_UP_MAX (200) missed, stored directly (nobody is listening).
+    db.session.add_all(Message(room_id=room, user_id=people["bob"].id, body=f"Backlog {n}")
+                       for n in range(201))
+    db.session.commit()
+    latest_50 = [row[0] for row in stored(room)][-50:]
+    alice = joined("alice", resume=False)
+
+    alice.resume(0)
+
+    assert story(alice.since()) == [f"list {latest_50}", "sync"]
+    marker = settle(room, alice)
+    assert story(alice.since()) == [f"list {latest_50}", "sync", f"new {[marker]}"]
+
+
 def test_a_message_posted_between_connect_and_resume_arrives_once(joined, settle, room,
                                                                   people):
     bob = joined("bob")
@@ -543,7 +546,6 @@ def test_a_restart_closes_sockets_with_1012_and_the_client_catches_up(
     seen = post(alice, "Before the restart", seen_by=(alice,))
     last_sync = [synced_at(f) for f in alice.since() if synced_at(f)][-1]
 
-    http.close()  # an idle keep-alive connection would hold the stopping worker for 5 s
     assert server.stop() == 0
     assert alice.wait_closed() == 1012
     missed = [chat.post_message(room, people[name].id, f"While it was down ({n})").id
