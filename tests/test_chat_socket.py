@@ -10,6 +10,7 @@ handles its queue in order).
 """
 import itertools
 import json
+import socket
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,7 +23,7 @@ from sqlalchemy import delete, select, update
 from tests.fixtures.catalog_caches import _free_port
 from tests.fixtures.chat_servers import (
     WAIT, ChatSocket, article, changed_ids, errors, login, new_ids, presence, socket_url,
-    story, synced_at,
+    status, story, synced_at,
 )
 from webapp.extensions import db, limiter
 from webapp.models import Message, UserSession
@@ -588,3 +589,43 @@ def test_two_web_processes_share_messages_and_presence_over_redis(
     start = alice.mark()
     bob.close()
     alice.wait_presence(1, start)
+
+
+def test_a_stalled_client_delays_no_other_socket_and_then_gets_every_frame_whole(
+        gunicorn_env, start_gunicorn, open_socket, room, other_room, people):
+    # Over CATCH_UP_MAX messages: each resume from 0 answers with the latest 50 anew,
+    # about 170 KB; 120 of them (20 MB) are far more than the socket buffers hold
+    # (Linux grows a send buffer to 4 MB by default), so that the stalled client's
+    # handler waits on a send until the client reads again (well within STALL_SECONDS).
+    db.session.add_all(Message(room_id=room, user_id=people["carol"].id,
+                               body=f"{n} " + "backlog " * 248) for n in range(201))
+    db.session.commit()
+    server = start_gunicorn(_free_port(), gunicorn_env)
+    stalled = open_socket(server.url, room, login(server.url, "alice"), reading=False,
+                          sockopt=((socket.SOL_SOCKET, socket.SO_RCVBUF, 4096),))
+    for _ in range(120):
+        stalled.send(type="resume", last_id=0)
+    stalled.send(type="post", body="Queued behind the stall", client_id="stuck", room_id=room)
+    reader = open_socket(server.url, room, login(server.url, "mod"))
+    reader.resume(chat.latest_id(room))
+    bob = open_socket(server.url, other_room, login(server.url, "bob"))
+    carol = open_socket(server.url, other_room, login(server.url, "carol"))
+    for sock in (bob, carol):
+        sock.resume(0)
+
+    # The stalled room's events and the other room's both go through on time.
+    in_stalled_room = post(reader, "Into the stalled room", seen_by=(reader,))
+    elsewhere = post(bob, "This room does not wait", seen_by=(bob, carol))
+
+    assert by_client_id("stuck") is None  # the stalled handler is still sending
+    assert new_ids(carol.since()) == [elsewhere] and new_ids(reader.since()) == [in_stalled_room]
+    stalled.start_reading()
+    stalled.wait_for(lambda f: (status(f) or {}).get("sent") == "stuck", timeout=60)
+    assert by_client_id("stuck") is not None
+    # Every frame arrived whole (a cut one fails the client's reading, and its socket):
+    # the latest 50 before the message posted meanwhile, then with it.
+    backlog = [row[0] for row in stored(room) if row[1] == people["carol"].id]
+    before, after = f"list {backlog[-50:]}", f"list {[*backlog[-49:], in_stalled_room]}"
+    lists = [line for line in story(stalled.since()) if line.startswith("list")]
+    assert 0 < lists.count(before) < 120
+    assert lists == [before] * lists.count(before) + [after] * (120 - lists.count(before))

@@ -23,6 +23,8 @@ socket stays open.
 import json
 import logging
 import queue
+import select
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -45,6 +47,8 @@ log = logging.getLogger(__name__)
 
 RESUME_WAIT = 2.0
 CATCH_UP_MAX = 200
+# A client that takes no byte of a frame for this long is cut off (see _WholeFrames).
+STALL_SECONDS = 10.0
 # Edits and deletes are replayed from a little before the client's last sync: a
 # change committed just before that moment may have been published just after it.
 SYNC_MARGIN = timedelta(seconds=5)
@@ -56,6 +60,36 @@ class _Gone:
 
 class FrameError(Exception):
     """A frame this socket refuses; the message is for its client."""
+
+
+class _WholeFrames:
+    """The connection's socket as simple-websocket uses it, sending each frame whole.
+
+    simple-websocket 1.1.0 writes a frame with one ``socket.send()``, which under gevent
+    takes only what fits in the buffer when the client reads slowly: the rest of the
+    frame was lost, the stream corrupt, and a catch-up larger than the buffer failed
+    again on every reconnect (simple-websocket #45). Its own thread also sends (pings,
+    pongs, the close), so every send takes one lock. A client that takes nothing for
+    STALL_SECONDS is cut off (the ping check would only notice much later), so that a
+    send never waits on it for longer, whether from its own loop or the room's fan-out.
+    """
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+
+    def send(self, data, flags: int = 0) -> int:
+        with self._lock:
+            rest = memoryview(data)
+            while rest:
+                if not select.select([], [self._sock], [], STALL_SECONDS)[1]:
+                    self._sock.shutdown(socket.SHUT_RDWR)
+                    raise BrokenPipeError("the client stopped reading")
+                rest = rest[self._sock.send(rest, flags):]
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
 
 
 @dataclass
@@ -80,6 +114,7 @@ class Viewer:
 class LiveSocket:
     def __init__(self, ws, room_id: int, viewer: Viewer, hub) -> None:
         self.ws, self.room_id, self.viewer, self.hub = ws, room_id, viewer, hub
+        ws.sock = _WholeFrames(ws.sock)
         self.locale = str(get_locale())
         self.app, self.url_root = current_app._get_current_object(), request.url_root
         self.member = Member(room_id, f"u{viewer.user_id}" if viewer.user_id else None)
@@ -184,7 +219,10 @@ class LiveSocket:
     def send(self, html: str) -> None:
         if html.strip():
             with self._send_lock:
-                self.ws.send(html)
+                try:
+                    self.ws.send(html)
+                except OSError as exc:  # cut off (_WholeFrames), or the peer is gone
+                    raise ConnectionClosed() from exc
 
     def _close(self, item: Close) -> None:
         try:
