@@ -18,6 +18,7 @@ import pytest
 import redis
 import requests
 import websocket
+from sqlalchemy.exc import OperationalError
 from sqlalchemy import delete, select, update
 
 from tests.fixtures.catalog_caches import _free_port
@@ -472,6 +473,26 @@ def test_a_bad_frame_is_refused_to_its_client_only_and_the_socket_keeps_working(
     alice_frames = alice.since(starts[0])
     assert errors(alice_frames) == [expected]
     assert new_ids(alice_frames) == [after, marker]
+
+
+def test_a_database_failure_on_a_post_is_an_error_to_its_client_and_the_socket_goes_on(
+        joined, settle, room, monkeypatch):
+    alice, bob = joined("alice"), joined("bob")
+    before, starts = stored(), [alice.mark(), bob.mark()]
+    real_post = chat.post_message
+
+    def database_away(*args, **kwargs):
+        raise OperationalError("INSERT", {}, Exception("the database went away"))
+
+    monkeypatch.setattr(chat, "post_message", database_away)
+    line = alice.post("Into the void")
+    assert line["error"] is True and line["role"] == "alert"
+    assert line["text"] == "An unexpected error happened on our side. It has been logged."
+    assert stored() == before
+    monkeypatch.setattr(chat, "post_message", real_post)
+    after = post(alice, "Back again")
+    marker = settle(room, alice, bob)
+    assert story(bob.since(starts[1])) == [f"new {[after]}", f"new {[marker]}"]
 
 
 # Catching up ------------------------------------------------------------------------

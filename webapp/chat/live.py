@@ -27,6 +27,7 @@ import select
 import socket
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -36,6 +37,7 @@ from flask_babel import lazy_gettext as _l
 from simple_websocket import ConnectionClosed
 
 from webapp.chat.hub import Close, LiveEvent, Member, Resync
+from webapp.errors.handlers import MESSAGES
 from webapp.extensions import db
 from webapp.forms import ID_MAX
 from webapp.models.base import utcnow
@@ -45,6 +47,7 @@ from webapp.services.chat import CLIENT_ID_MAX
 
 log = logging.getLogger(__name__)
 
+UNEXPECTED = MESSAGES[500]
 RESUME_WAIT = 2.0
 CATCH_UP_MAX = 200
 # A client that takes no byte of a frame for this long is cut off (see _WholeFrames).
@@ -62,6 +65,10 @@ class FrameError(Exception):
     """A frame this socket refuses; the message is for its client."""
 
 
+class _WouldWait(Exception):
+    """A send that must not wait found the client's buffer full; nothing was sent."""
+
+
 class _WholeFrames:
     """The connection's socket as simple-websocket uses it, sending each frame whole.
 
@@ -77,16 +84,33 @@ class _WholeFrames:
     def __init__(self, sock) -> None:
         self._sock = sock
         self._lock = threading.Lock()
+        self._no_wait: set[int] = set()  # threads (greenlets) that must not wait here
 
     def send(self, data, flags: int = 0) -> int:
+        """:raise _WouldWait: from a thread in ``no_wait()``, when the client's buffer
+        is full before the frame's first byte (the room's fan-out then queues it)."""
+        wait_first = 0.0 if threading.get_ident() in self._no_wait else STALL_SECONDS
         with self._lock:
             rest = memoryview(data)
             while rest:
-                if not select.select([], [self._sock], [], STALL_SECONDS)[1]:
+                if not select.select([], [self._sock], [], wait_first)[1]:
+                    if not wait_first and len(rest) == len(data):
+                        raise _WouldWait()
                     self._sock.shutdown(socket.SHUT_RDWR)
                     raise BrokenPipeError("the client stopped reading")
                 rest = rest[self._sock.send(rest, flags):]
+                wait_first = STALL_SECONDS  # a frame begun is finished, or cut off
         return len(data)
+
+    @contextmanager
+    def no_wait(self):
+        """Sends from this thread give up at once on a full buffer (``_WouldWait``)."""
+        ident = threading.get_ident()
+        self._no_wait.add(ident)
+        try:
+            yield
+        finally:
+            self._no_wait.discard(ident)
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
@@ -149,6 +173,11 @@ class LiveSocket:
                     with self._turn:
                         if self._handle(item) is False:
                             break
+                except ConnectionClosed:
+                    raise
+                except Exception:  # e.g. the database away while catching up: go on
+                    log.exception("chat: socket of room %s failed on %r", self.room_id, item)
+                    db.session.rollback()
                 finally:
                     if queued:
                         self.member.done()
@@ -199,7 +228,10 @@ class LiveSocket:
             if self.member.pending or not self.positioned:
                 self.member.push(event)
                 return
-            self._deliver(event)
+            with self.ws.sock.no_wait():  # a slow client must not hold up the room
+                self._deliver(event)
+        except _WouldWait:
+            self.member.push(event)  # its own loop waits for it
         except ConnectionClosed:
             pass  # the reader sees it too and ends the socket
         finally:
@@ -345,6 +377,13 @@ class LiveSocket:
             db.session.rollback()
             message = err.message if isinstance(err, ServiceError) else err.args[0]
             self.send(self._status(error=str(message), client_id=client_id))
+            return
+        except ConnectionClosed:
+            raise
+        except Exception:  # the database away, a bug: say so, keep the socket open
+            log.exception("chat: a frame on room %s failed", self.room_id)
+            db.session.rollback()
+            self.send(self._status(error=str(UNEXPECTED), client_id=client_id))
             return
         self.send(self._status(client_id=client_id))
 
