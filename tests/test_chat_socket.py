@@ -10,6 +10,7 @@ handles its queue in order).
 """
 import itertools
 import json
+import os
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
@@ -650,3 +651,29 @@ def test_a_stalled_client_delays_no_other_socket_and_then_gets_every_frame_whole
     lists = [line for line in story(stalled.since()) if line.startswith("list")]
     assert 0 < lists.count(before) < 120
     assert lists == [before] * lists.count(before) + [after] * (120 - lists.count(before))
+
+
+def test_a_socket_past_descriptor_1023_is_written_to():
+    """A process holding a thousand sockets has descriptors past 1023, which select()
+    refuses (ValueError): the whole-frame sender must not use it."""
+    import resource
+
+    from webapp.chat.live import _WholeFrames
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 2048), hard), hard))
+    filler = []
+    try:
+        while True:
+            filler.append(os.dup(0))
+            if filler[-1] > 1100:
+                break
+        left, right = socket.socketpair()
+        assert left.fileno() > 1023
+        with left, right:
+            assert _WholeFrames(left).send(b"x" * 1000) == 1000
+            assert right.recv(2000) == b"x" * 1000
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -34,6 +34,8 @@ from datetime import datetime, timedelta, timezone
 from flask import current_app, has_request_context, render_template, request
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
+from gevent import monkey as gevent_monkey
+from gevent.socket import wait_write as _gevent_wait_write
 from simple_websocket import ConnectionClosed
 
 from webapp.chat.hub import Close, LiveEvent, Member, Resync
@@ -46,6 +48,7 @@ from webapp.services import sessions as session_service
 from webapp.services.chat import CLIENT_ID_MAX
 
 log = logging.getLogger(__name__)
+_real_poll = gevent_monkey.get_original("select", "poll")
 
 UNEXPECTED = MESSAGES[500]
 RESUME_WAIT = 2.0
@@ -63,6 +66,29 @@ class _Gone:
 
 class FrameError(Exception):
     """A frame this socket refuses; the message is for its client."""
+
+
+def _writable(sock, timeout: float) -> bool:
+    """Whether ``sock`` takes bytes within ``timeout`` seconds. poll(), never select(),
+    which cannot watch a descriptor past 1023 (a process holding a thousand sockets has
+    them); under gevent a wait yields to the other greenlets."""
+    poller = _real_poll()
+    poller.register(sock.fileno(), select.POLLOUT)
+    if poller.poll(0):
+        return True
+    if not timeout:
+        return False
+    if _gevent_active():
+        try:
+            _gevent_wait_write(sock.fileno(), timeout=timeout)
+        except OSError:  # socket.timeout
+            return False
+        return True
+    return bool(poller.poll(timeout * 1000))
+
+
+def _gevent_active() -> bool:
+    return gevent_monkey.is_module_patched("socket")
 
 
 class _WouldWait(Exception):
@@ -93,7 +119,7 @@ class _WholeFrames:
         with self._lock:
             rest = memoryview(data)
             while rest:
-                if not select.select([], [self._sock], [], wait_first)[1]:
+                if not _writable(self._sock, wait_first):
                     if not wait_first and len(rest) == len(data):
                         raise _WouldWait()
                     self._sock.shutdown(socket.SHUT_RDWR)
