@@ -45,6 +45,9 @@ class LiveEvent:
 
     def once(self, key, make):
         """``make()`` the first time ``key`` is asked for, its result every time."""
+        found = self._cache.get(key)
+        if found is not None:  # made already: no lock (a dict read is atomic)
+            return found
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = make()

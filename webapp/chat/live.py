@@ -27,7 +27,6 @@ import select
 import socket
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -109,34 +108,35 @@ class _WholeFrames:
 
     def __init__(self, sock) -> None:
         self._sock = sock
+        # The operating system's socket: gevent's own send would wait on a full buffer.
+        self._raw = getattr(sock, "_sock", sock)
         self._lock = threading.Lock()
         self._no_wait: set[int] = set()  # threads (greenlets) that must not wait here
 
     def send(self, data, flags: int = 0) -> int:
-        """:raise _WouldWait: from a thread in ``no_wait()``, when the client's buffer
-        is full before the frame's first byte (the room's fan-out then queues it)."""
-        wait_first = 0.0 if threading.get_ident() in self._no_wait else STALL_SECONDS
+        """Each try takes what fits without waiting (one system call when it all fits);
+        a full buffer is waited on, for STALL_SECONDS at most.
+
+        :raise _WouldWait: from a thread in ``no_wait``, when the client's buffer is
+            full before the frame's first byte (the room's fan-out then queues it).
+        """
+        no_wait = bool(self._no_wait) and threading.get_ident() in self._no_wait
         with self._lock:
             rest = memoryview(data)
             while rest:
-                if not _writable(self._sock, wait_first):
-                    if not wait_first and len(rest) == len(data):
-                        raise _WouldWait()
+                try:
+                    rest = rest[self._raw.send(rest, flags | socket.MSG_DONTWAIT):]
+                except BlockingIOError:
+                    pass
+                if not rest:
+                    break
+                if no_wait and len(rest) == len(data):
+                    raise _WouldWait()
+                no_wait = False  # a frame begun is finished, or cut off
+                if not _writable(self._sock, STALL_SECONDS):
                     self._sock.shutdown(socket.SHUT_RDWR)
                     raise BrokenPipeError("the client stopped reading")
-                rest = rest[self._sock.send(rest, flags):]
-                wait_first = STALL_SECONDS  # a frame begun is finished, or cut off
         return len(data)
-
-    @contextmanager
-    def no_wait(self):
-        """Sends from this thread give up at once on a full buffer (``_WouldWait``)."""
-        ident = threading.get_ident()
-        self._no_wait.add(ident)
-        try:
-            yield
-        finally:
-            self._no_wait.discard(ident)
 
     def __getattr__(self, name):
         return getattr(self._sock, name)
@@ -254,8 +254,13 @@ class LiveSocket:
             if self.member.pending or not self.positioned:
                 self.member.push(event)
                 return
-            with self.ws.sock.no_wait():  # a slow client must not hold up the room
+            # A slow client must not hold up the room: its sends give up at once.
+            no_wait, ident = self.ws.sock._no_wait, threading.get_ident()
+            no_wait.add(ident)
+            try:
                 self._deliver(event)
+            finally:
+                no_wait.discard(ident)
         except _WouldWait:
             self.member.push(event)  # its own loop waits for it
         except ConnectionClosed:
@@ -275,7 +280,7 @@ class LiveSocket:
     # Sending ----------------------------------------------------------------------
 
     def send(self, html: str) -> None:
-        if html.strip():
+        if html:
             with self._send_lock:
                 try:
                     self.ws.send(html)
@@ -321,7 +326,8 @@ class LiveSocket:
     def _sent(self, messages) -> None:
         for m in messages:
             self.sent.add(m.id)
-            self.last_id = max(self.last_id, m.id)
+            if m.id > self.last_id:
+                self.last_id = m.id
 
     def _deliver(self, event: LiveEvent) -> None:
         if event.kind == "presence":
