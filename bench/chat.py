@@ -44,7 +44,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sockets", type=int, default=1000, help="part 1: sockets held")
     parser.add_argument("--receivers", type=int, default=500, help="part 2: room size")
-    parser.add_argument("--messages", type=int, default=30, help="part 2: messages timed")
+    parser.add_argument("--messages", type=int, default=60, help="part 2: messages timed")
     parser.add_argument("--per-process", type=int, default=10,
                         help="part 3: receivers on each process")
     parser.add_argument("--cross-messages", type=int, default=50, help="part 3: messages timed")

@@ -5,7 +5,7 @@ from pathlib import Path
 from bench import harness
 
 SECTION = "## Chat sockets"
-FANOUT_TARGET = 1.5  # Crema's p99 at most this many times the bare broadcast's
+FANOUT_TARGET = 1.5  # Crema's p99 (one message's, typical) at most this many times the bare's
 CROSS_TARGET_MS = 5.0  # extra p50 latency of a client on the other process
 READING = (Path(__file__).resolve().parent / "chat_reading.md").read_text().strip()
 
@@ -51,12 +51,16 @@ def capacity_rows(runs: list[dict]) -> list[str]:
 
 
 def _pool(c: dict) -> str:
-    return c["worker_connections"] or "1000 (as deployed)"
+    return c["worker_connections"] or "as deployed (CHAT_MAX_SOCKETS + PAGE_CONNECTIONS = 2,500)"
 
 
 def fanout_stats(per_message: list[list[float]]) -> dict:
     pooled = [t for m in per_message for t in m]
     return {"p50": _pct(pooled, 50), "p99": _pct(pooled, 99),
+            # One message to N receivers, as the target is put: its p50 and p99 over
+            # its receivers; the median of those over the messages.
+            "msg_p50": statistics.median(_pct(m, 50) for m in per_message),
+            "msg_p99": statistics.median(_pct(m, 99) for m in per_message),
             "first": statistics.median(min(m) for m in per_message),
             "last": statistics.median(max(m) for m in per_message),
             "spread": statistics.median(max(m) - min(m) for m in per_message)}
@@ -66,17 +70,19 @@ def fanout_rows(f: dict) -> list[str]:
     stats = {name: fanout_stats(m) for name, m in f["per_message"].items()}
     bare = stats["bare"]
     rows = [
-        "| server | p50 ms | p99 ms | p50 ratio | p99 ratio | target met | first receiver "
-        "ms | last receiver ms | first to last ms |",
-        "| --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |",
+        "| server | one message: p50 ms | one message: p99 ms | p99 ratio | target met "
+        "| all deliveries: p50 ms | all deliveries: p99 ms | p99 ratio | first receiver ms "
+        "| last receiver ms | first to last ms |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name in ["bare", *(n for n in stats if n != "bare")]:
         s = stats[name]
         label = "bare flask-sock broadcast (bench/bare_sock.py)" if name == "bare" else name
         met = "-" if name == "bare" else \
-            ("yes" if s["p99"] <= FANOUT_TARGET * bare["p99"] else "no")
-        rows.append(f"| {label} | {_ms(s['p50'])} | {_ms(s['p99'])} | "
-                    f"{s['p50'] / bare['p50']:.2f} | {s['p99'] / bare['p99']:.2f} | {met} | "
+            ("yes" if s["msg_p99"] <= FANOUT_TARGET * bare["msg_p99"] else "no")
+        rows.append(f"| {label} | {_ms(s['msg_p50'])} | {_ms(s['msg_p99'])} | "
+                    f"{s['msg_p99'] / bare['msg_p99']:.2f} | {met} | {_ms(s['p50'])} | "
+                    f"{_ms(s['p99'])} | {s['p99'] / bare['p99']:.2f} | "
                     f"{_ms(s['first'])} | {_ms(s['last'])} | {_ms(s['spread'])} |")
     return rows
 
@@ -146,11 +152,14 @@ def write(path: Path, results: dict, command: str, moment) -> None:
         "",
         f"{f['messages']} messages per server after 3 to warm up, the servers taking turns "
         "message by message. Latency: from the poster's send to each receiver reading the "
-        f"frame; p50 and p99 over all {f['messages'] * f['receivers']:,} deliveries of a "
-        "server; *first receiver*, *last receiver* and *first to last*: medians over the "
-        "messages. The bare broadcast's frames are as long as Crema's rendered message "
-        f"({f['frame_size']:,} characters). Target: Crema's p99 within {FANOUT_TARGET}x "
-        "of the bare broadcast's.",
+        f"frame. *One message*: p50 and p99 of one message over its {f['receivers']} "
+        "receivers, the median over the messages (the target's figure: one message fanned "
+        "out to 500 clients). *All deliveries*: p50 and p99 over all "
+        f"{f['messages'] * f['receivers']:,} deliveries of a server, where the one or two "
+        "slowest messages make the p99. *First receiver*, *last receiver* and *first to "
+        "last*: medians over the messages. The bare broadcast's frames are as long as "
+        f"Crema's rendered message ({f['frame_size']:,} characters). Target: Crema's p99 "
+        f"within {FANOUT_TARGET}x of the bare broadcast's.",
         "",
         *fanout_rows(f),
         "",
