@@ -124,7 +124,12 @@ def app(database_url, _schema):
 
 
 def clean_up(app) -> None:
-    """Empty every table and delete the app's Redis keys, after a test or a module."""
+    """Stop the app's chat hub and broker threads, empty every table and delete the
+    app's Redis keys, after a test or a module."""
+    hub = app.extensions.get("chat_hub")
+    if hub is not None:
+        hub.shutdown()
+    app.extensions["broker"].close()
     with app.app_context():
         _empty_tables()
         _db.session.remove()
