@@ -79,6 +79,9 @@ class Config:
         # from dropping idle sockets and finds dead ones. A frame over
         # SOCK_MAX_MESSAGE_SIZE closes the socket (1009); the chat answers frames over
         # 16 KiB (webapp.chat.live.FRAME_MAX) with an error and keeps the socket open.
+        # python -m worker: seconds between the passes that put back on the queue the
+        # jobs of a worker that died (killed mid-job, its heartbeat lapsed).
+        self.WORKER_MAINTENANCE_INTERVAL = int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "600"))
         # Chat sockets one web process takes; beyond, the handshake answers 503 and the
         # page tries again later (gunicorn.conf.py sizes gevent's pool above it).
         self.CHAT_MAX_SOCKETS = int(os.environ.get("CHAT_MAX_SOCKETS", "2000"))
