@@ -138,6 +138,10 @@ def clean_up(app) -> None:
     if redis is not None:
         for key in redis.scan_iter(app.config["REDIS_PREFIX"] + "*"):
             redis.delete(key)
+        from rq import Queue
+
+        from webapp import jobs
+        Queue(jobs.queue_name(app), connection=jobs.connection(app)).empty()
 
 
 @pytest.fixture

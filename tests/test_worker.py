@@ -9,12 +9,14 @@ import pytest
 from rq import Queue, SimpleWorker
 
 from tests import jobs as test_jobs
-from tests.conftest import make_app
+from tests.conftest import clean_up, make_app
+from tests.fixtures.embedded import embedded_app  # noqa: F401 (this module's app)
 from webapp import jobs
 from webapp.extensions import db
 from webapp.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
+
 
 
 def bio(user_id: int) -> str:
@@ -42,8 +44,6 @@ def redis_app(database_url, _schema, shared_redis_url):
         queue = Queue(jobs.queue_name(app), connection=jobs.connection(app))
         queue.empty()
         db.session.remove()
-    from tests.conftest import clean_up
-
     clean_up(app)
 
 

@@ -84,12 +84,15 @@ def register_subscribers(app: Flask) -> None:
 
     Every catalog change bumps the catalog version (webapp.caches), which keys the
     totals and result fragments of every web process. A chat message posted, edited
-    or deleted is published on its room's broker channel.
+    or deleted is published on its room's broker channel. A posted message and a new
+    review become notification jobs (webapp.services.notifications).
     """
     from webapp import events
-    from webapp.services import coffees
+    from webapp.services import coffees, notifications
 
     for signal in (events.coffee_changed, events.review_saved, events.review_deleted,
                    events.ratings_recomputed):
         events.connect(app, signal, coffees.catalog_changed)
     broker.connect_chat_events(app)  # a chat message's change goes to its room's channel
+    events.connect(app, events.message_posted, notifications.on_message_posted)
+    events.connect(app, events.review_saved, notifications.on_review_saved)

@@ -74,8 +74,11 @@ def enqueue(func, *args, queue: str = DEFAULT_QUEUE, job_id: str | None = None):
     app = current_app._get_current_object()
     redis = connection(app)
     if redis is None:
+        # An app context of its own: its own database session, since the caller's may
+        # be inside its commit (an event subscriber) and can run no more SQL.
         try:
-            func(*args)
+            with app.app_context():
+                func(*args)
         except Exception:
             log.exception("job %s%r failed", getattr(func, "__name__", func), args)
         return None
