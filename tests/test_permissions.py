@@ -50,6 +50,10 @@ TABLE = [
     ("GET", "/chat/messages/{message}/edit", None,                (LOGIN, 403, 200, 403, 403)),
     ("POST", "/chat/messages/{message}/edit", {"body": "Changed"}, (LOGIN, 403, 303, 403, 403)),
     ("POST", "/chat/messages/{message}/delete", None,             (LOGIN, 403, 303, 303, 303)),
+    ("GET", "/notifications", None,                               (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/notifications/read", None,                         (LOGIN, 303, 303, 303, 303)),
+    # Nobody's notification: only its user may open one (tests/test_notification_pages.py).
+    ("GET", "/notifications/{notification}", None,                (LOGIN, 404, 404, 404, 404)),
 ]
 
 # Routes anyone may use; every other route must be in TABLE.
@@ -64,6 +68,8 @@ PUBLIC = {
     ("GET", "/chat/messages/<int:message_id>"),
     # Anyone may watch; posting over it re-checks the session (tests/test_chat_socket.py).
     ("GET", "/chat/<int:room_id>/ws"),
+    # A visitor's poll gets 204, not a log-in page.
+    ("GET", "/notifications/bell"),
 }
 
 CASES = [pytest.param(method, url, data, actor, expected, id=f"{method} {url} as {actor}")
@@ -83,7 +89,7 @@ def scene(client, auth, make_user, make_coffee, make_review):
     room = chat.room_for_coffee(coffee.id)
     message = chat.post_message(room.id, owner.id, "The owner's message")
     ids = {"coffee": coffee.id, "review": review.id, "other": other.id, "session": 999_999,
-           "room": room.id, "message": message.id}
+           "room": room.id, "message": message.id, "notification": 999_999}
 
     def act(actor):
         if actor != "anonymous":
@@ -137,7 +143,8 @@ def test_every_route_is_public_or_in_the_table(app):
     """A new route is either listed as public or given its row in TABLE."""
     converters = {"coffee": "<int:coffee_id>", "review": "<int:review_id>",
                   "other": "<int:user_id>", "session": "<int:session_id>",
-                  "room": "<int:room_id>", "message": "<int:message_id>"}
+                  "room": "<int:room_id>", "message": "<int:message_id>",
+                  "notification": "<int:notification_id>"}
     tabled = {(method, url.format(**converters)) for method, url, _data, _ in TABLE}
     routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
               for method in rule.methods - {"HEAD", "OPTIONS"}}

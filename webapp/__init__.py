@@ -48,6 +48,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.chat import bp as chat_bp
     from webapp.coffees import bp as coffees_bp
     from webapp.main import bp as main_bp
+    from webapp.notifications import bp as notifications_bp
     from webapp.profiles import bp as profiles_bp
     from webapp.reviews import bp as reviews_bp
 
@@ -58,6 +59,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(coffees_bp)
     app.register_blueprint(reviews_bp)
     app.register_blueprint(chat_bp)
+    app.register_blueprint(notifications_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -28,6 +28,7 @@ ROOM_PAGE, ROOM_FRAGMENT = "chat/room.html", "chat/_room.html"
 
 bp.add_app_template_global(body_html, "chat_body")
 bp.add_app_template_global(excerpt, "chat_excerpt")
+bp.add_app_template_global(chat.room_title, "chat_room_title")
 
 
 @bp.app_template_global()

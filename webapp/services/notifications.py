@@ -18,10 +18,11 @@ from datetime import datetime
 
 from sqlalchemy import func, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.jobs import job
-from webapp.models import Coffee, Follow, Mention, Message, Notification, Review
+from webapp.models import Coffee, Follow, Mention, Message, Notification, Review, Room
 from webapp.models.base import utcnow
 
 log = logging.getLogger(__name__)
@@ -134,13 +135,25 @@ def unread_count(user_id: int) -> int:
         Notification.user_id == user_id, Notification.read_at.is_(None)))
 
 
-def latest(user_id: int, limit: int = 20, before: datetime | None = None) -> list[Notification]:
-    """The user's notifications, most recently updated first."""
+def latest(user_id: int, limit: int = 20, before: datetime | None = None,
+           with_subjects: bool = False) -> list[Notification]:
+    """The user's notifications, most recently updated first; ``with_subjects``: with
+    who did it, the room (and its coffee) and the coffee loaded, for a page."""
     stmt = select(Notification).where(Notification.user_id == user_id)
+    if with_subjects:
+        stmt = stmt.options(selectinload(Notification.actor),
+                            selectinload(Notification.room).selectinload(Room.coffee),
+                            selectinload(Notification.coffee))
     if before is not None:
         stmt = stmt.where(Notification.updated_at < before)
     return list(db.session.scalars(stmt.order_by(Notification.updated_at.desc(),
                                                  Notification.id.desc()).limit(limit)))
+
+
+def get(user_id: int, notification_id: int) -> Notification | None:
+    """One of the user's notifications (None: no such one of theirs)."""
+    return db.session.scalar(select(Notification).where(
+        Notification.id == notification_id, Notification.user_id == user_id))
 
 
 def mark_read(user_id: int, notification_id: int | None = None) -> int:
