@@ -107,3 +107,44 @@ def test_an_empty_list_says_so_in_russian(client, people):
     login(client, "bob")
     html = client.get("/notifications", headers={"Accept-Language": "ru"}).text
     assert "Уведомления" in html
+
+
+class TestFollow:
+    def test_following_a_room_and_stopping(self, client, general, people):
+        login(client, "bob")
+        assert "Follow the conversation" in client.get(f"/chat/{general.id}").text
+        response = client.post(f"/follow/rooms/{general.id}", data={"following": "1"})
+        assert response.status_code == 303 and response.headers["Location"] == f"/chat/{general.id}"
+        assert notifications.following(people["bob"].id, general.id) == (True, False)
+        html = client.get(f"/chat/{general.id}").text
+        assert 'aria-pressed="true"' in html and "Following the conversation" in html
+        fragment = client.post(f"/follow/rooms/{general.id}", data={"following": "0"},
+                               headers=HX).text
+        assert fragment.lstrip().startswith(f'<form method="post" action="/follow/rooms/{general.id}"')
+        assert "Follow the conversation" in fragment and "<html" not in fragment
+        assert notifications.following(people["bob"].id, general.id) == (False, False)
+
+    def test_following_a_coffees_reviews_from_its_page(self, client, people, make_coffee):
+        coffee = make_coffee("Kochere")
+        login(client, "bob")
+        assert "Follow new reviews" in client.get(f"/coffees/{coffee.id}").text
+        response = client.post(f"/follow/coffees/{coffee.id}",
+                               data={"following": "1", "next": f"/coffees/{coffee.id}"})
+        assert response.headers["Location"] == f"/coffees/{coffee.id}"
+        assert "Following new reviews" in client.get(f"/coffees/{coffee.id}").text
+        review_service.save_review(coffee.id, people["ana"].id, 4, "pour-over", [], "")
+        assert notifications.unread_count(people["bob"].id) == 1
+
+    @pytest.mark.parametrize("url", ["/follow/rooms/999999", "/follow/coffees/999999"])
+    def test_an_unknown_target_is_404(self, client, people, url):
+        login(client, "bob")
+        assert client.post(url, data={"following": "1"}).status_code == 404
+
+    @pytest.mark.parametrize("value", ["", "2", "yes"])
+    def test_neither_1_nor_0_is_422(self, client, general, people, value):
+        login(client, "bob")
+        assert client.post(f"/follow/rooms/{general.id}", data={"following": value}).status_code == 422
+        assert notifications.following(people["bob"].id, general.id) == (False, False)
+
+    def test_a_visitor_gets_no_follow_button(self, client, general):
+        assert "Follow the conversation" not in client.get(f"/chat/{general.id}").text

@@ -54,6 +54,8 @@ TABLE = [
     ("POST", "/notifications/read", None,                         (LOGIN, 303, 303, 303, 303)),
     # Nobody's notification: only its user may open one (tests/test_notification_pages.py).
     ("GET", "/notifications/{notification}", None,                (LOGIN, 404, 404, 404, 404)),
+    ("POST", "/follow/rooms/{room}", {"following": "1"},          (LOGIN, 303, 303, 303, 303)),
+    ("POST", "/follow/coffees/{coffee}", {"following": "1"},      (LOGIN, 303, 303, 303, 303)),
 ]
 
 # Routes anyone may use; every other route must be in TABLE.

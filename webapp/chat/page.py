@@ -10,7 +10,7 @@ from webapp.chat.forms import MessageForm
 from webapp.chat.live import Viewer
 from webapp.models import Message, Room
 from webapp.models.base import utcnow
-from webapp.services import ServiceError, chat
+from webapp.services import ServiceError, chat, notifications
 
 PAGE_SIZE = 50
 
@@ -29,6 +29,8 @@ class RoomView:
     reply_to: Message | None = None    # the composer answers this message
     standalone: bool = True            # the room's own page, not a coffee's
     error: str | None = field(default=None)
+    following_room: bool = False       # the viewer follows the room
+    following_coffee: bool = False     # and, under a coffee, the coffee's reviews
 
     @property
     def title(self) -> str:
@@ -70,8 +72,11 @@ def room_view(room: Room, before: int | None = None, reply_to_id: int | None = N
                     viewer=viewer, form=form, count=presence.for_app(current_app).count(room.id),
                     synced_at=synced_at, before=before, reply_to=reply_to,
                     standalone=standalone, error=error)
-    if viewer.user_id is not None and messages and before is None:
-        _mark_read_after_render(room.id, viewer.user_id, messages[-1].id)
+    if viewer.user_id is not None:
+        view.following_room, view.following_coffee = notifications.following(
+            viewer.user_id, room.id, room.coffee_id)
+        if messages and before is None:
+            _mark_read_after_render(room.id, viewer.user_id, messages[-1].id)
     return view
 
 

@@ -4,8 +4,13 @@ from datetime import datetime
 from flask import abort, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
+from flask_babel import gettext as _
+
 from webapp import htmx
+from webapp.extensions import db
+from webapp.models import Coffee
 from webapp.notifications import bp
+from webapp.services import chat
 from webapp.services import notifications as service
 
 PAGE_SIZE = 30
@@ -68,6 +73,33 @@ def open_one(notification_id: int):
 def read_all():
     service.mark_read(current_user.id)
     return htmx.see_other(url_for("notifications.index"))
+
+
+@bp.post("/follow/rooms/<int:room_id>", defaults={"coffee_id": None}, endpoint="follow_room")
+@bp.post("/follow/coffees/<int:coffee_id>", defaults={"room_id": None}, endpoint="follow_coffee")
+@login_required
+def follow(room_id: int | None, coffee_id: int | None):
+    """Follow (``following=1``) or stop following (``0``) a room or a coffee's reviews.
+
+    :raise 404: unknown room or coffee. :raise 422: neither 1 nor 0.
+    """
+    if room_id is not None:
+        chat.get_room(room_id)
+    elif db.session.get(Coffee, coffee_id) is None:
+        abort(404)
+    wanted = request.form.get("following")
+    if wanted not in ("0", "1"):
+        abort(422, description=_("Choose to follow or not."))
+    if wanted == "1":
+        service.follow(current_user.id, room_id=room_id, coffee_id=coffee_id)
+    else:
+        service.unfollow(current_user.id, room_id=room_id, coffee_id=coffee_id)
+    if htmx.is_fragment_request():
+        return render_template("notifications/_follow.html", room_id=room_id,
+                               coffee_id=coffee_id, following=wanted == "1")
+    back = url_for("chat.room", room_id=room_id) if room_id is not None else \
+        url_for("coffees.show", coffee_id=coffee_id)
+    return htmx.see_other(htmx.safe_next(request.form.get("next"), back))
 
 
 def _moment(value: str | None) -> datetime | None:

@@ -178,6 +178,16 @@ def follow(user_id: int, room_id: int | None = None, coffee_id: int | None = Non
     db.session.commit()
 
 
+def following(user_id: int, room_id: int | None = None,
+              coffee_id: int | None = None) -> tuple[bool, bool]:
+    """(follows the room, follows the coffee), in one query."""
+    rows = db.session.execute(select(Follow.room_id, Follow.coffee_id).where(
+        Follow.user_id == user_id,
+        (Follow.room_id == room_id) | (Follow.coffee_id == coffee_id))).all()
+    return (any(r.room_id == room_id for r in rows if room_id is not None),
+            any(r.coffee_id == coffee_id for r in rows if coffee_id is not None))
+
+
 def unfollow(user_id: int, room_id: int | None = None, coffee_id: int | None = None) -> None:
     stmt = Follow.__table__.delete().where(Follow.user_id == user_id)
     stmt = stmt.where(Follow.room_id == room_id) if room_id is not None else \
