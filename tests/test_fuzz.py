@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from tests.conftest import HX, PASSWORD
 from webapp.extensions import db
-from webapp.models import Coffee, Message, Review, User
+from webapp.models import Coffee, Follow, Message, Review, User
 from webapp.models.coffee import CoffeeNote
 from webapp.services import chat
 
@@ -73,8 +73,10 @@ def snapshot() -> tuple:
     messages = db.session.execute(select(
         Message.id, Message.body, Message.reply_to_id, Message.edited_at,
         Message.deleted_at).order_by(Message.id)).all()
+    follows = db.session.execute(select(Follow.user_id, Follow.room_id, Follow.coffee_id)
+                                 .order_by(Follow.id)).all()
     db.session.remove()
-    return users, coffees, reviews, notes, messages
+    return users, coffees, reviews, notes, messages, follows
 
 
 @pytest.fixture
@@ -135,6 +137,10 @@ FORMS = {
     "chat edit": ("admin", "POST", "/chat/messages/{message}/edit", {"body": ("Changed",)}),
     "chat room": ("anonymous", "GET", "/chat/{room}", {"before": ("2",), "reply_to": ("1",)}),
     "chat older": ("anonymous", "GET", "/chat/{room}/older", {"before": ("2",)}),
+    "follow room": ("admin", "POST", "/follow/rooms/{room}", {"following": ("1", "0"),
+                                                              "next": ("/coffees",)}),
+    "follow coffee": ("admin", "POST", "/follow/coffees/{coffee}", {"following": ("1", "0")}),
+    "notifications": ("admin", "GET", "/notifications", {"before": ("2026-11-25T10:00:00+00:00",)}),
 }
 
 
