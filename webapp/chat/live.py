@@ -172,6 +172,7 @@ class LiveSocket:
         self._turn = threading.Lock()  # held while handling an item or sending an offer
         self.sent: set[int] = set()
         self.last_id = 0
+        self.synced_at: datetime | None = None  # when the client was last caught up
         self.positioned = False
         self.held: list[LiveEvent] = []
         self._send_lock = threading.Lock()
@@ -232,7 +233,7 @@ class LiveSocket:
             return False
         if isinstance(item, Resync):
             if self.positioned:
-                self._catch_up(self.last_id, getattr(self, "synced_at", None))
+                self._catch_up(self.last_id, self.synced_at)
         elif isinstance(item, LiveEvent):
             if not self.positioned and item.kind != "presence":
                 self.held.append(item)
@@ -387,24 +388,21 @@ class LiveSocket:
                 raise FrameError(_l("Crema did not understand that request."))
             self._check_room(payload)
             self._check_viewer()
-            if kind == "post":
+            if kind in ("post", "edit"):
                 body = payload.get("body")
                 if not isinstance(body, str):
                     raise FrameError(_l("Write a message."))
+            if kind == "post":
                 chat.post_message(self.room_id, self.viewer.user_id, body,
                                   reply_to_id=_int(payload, "reply_to"), client_id=client_id,
                                   load=False)
-            elif kind == "edit":
-                body = payload.get("body")
-                if not isinstance(body, str):
-                    raise FrameError(_l("Write a message."))
-                self._own_room(_int(payload, "message_id", required=True))
-                chat.edit_message(_int(payload, "message_id", required=True),
-                                  self.viewer.user_id, body)
             else:
-                self._own_room(_int(payload, "message_id", required=True))
-                chat.delete_message(_int(payload, "message_id", required=True),
-                                    self.viewer.user_id)
+                message_id = _int(payload, "message_id", required=True)
+                self._own_room(message_id)
+                if kind == "edit":
+                    chat.edit_message(message_id, self.viewer.user_id, body)
+                else:
+                    chat.delete_message(message_id, self.viewer.user_id)
         except (FrameError, ServiceError) as err:
             db.session.rollback()
             message = err.message if isinstance(err, ServiceError) else err.args[0]

@@ -41,10 +41,6 @@ class RoomView:
         """Whether the page connects to the room's socket (not for an archive page)."""
         return self.before is None
 
-    @property
-    def last_id(self) -> int:
-        return self.messages[-1].id if self.messages else 0
-
 
 def room_view(room: Room, before: int | None = None, reply_to_id: int | None = None,
               form: MessageForm | None = None, standalone: bool = True,
@@ -52,9 +48,7 @@ def room_view(room: Room, before: int | None = None, reply_to_id: int | None = N
     """The latest messages (or those before ``before``) for the current viewer; a
     logged-in viewer's read mark moves to the newest message shown."""
     synced_at = utcnow()
-    page = chat.history(room.id, before_id=before, limit=PAGE_SIZE + 1, check_room=False)
-    has_older = len(page) > PAGE_SIZE
-    messages = page[-PAGE_SIZE:]
+    messages, has_older, mentions = older(room, before)
     viewer = Viewer.of(current_user)
     reply_to = None
     if reply_to_id is not None:
@@ -68,7 +62,7 @@ def room_view(room: Room, before: int | None = None, reply_to_id: int | None = N
         form = MessageForm(formdata=None)
         form.reply_to.data = str(reply_to.id) if reply_to else ""
     view = RoomView(room=room, messages=messages,
-                    mentions=chat.mention_names(messages), has_older=has_older,
+                    mentions=mentions, has_older=has_older,
                     viewer=viewer, form=form, count=presence.for_app(current_app).count(room.id),
                     synced_at=synced_at, before=before, reply_to=reply_to,
                     standalone=standalone, error=error)
@@ -90,8 +84,9 @@ def _mark_read_after_render(room_id: int, user_id: int, message_id: int) -> None
         return response
 
 
-def older(room: Room, before: int) -> tuple[list[Message], bool, dict[int, set[str]]]:
-    """(the page of messages before ``before``, whether there are more, mentions)."""
+def older(room: Room, before: int | None) -> tuple[list[Message], bool, dict[int, set[str]]]:
+    """(the page of messages before ``before`` (None: the latest), whether there are
+    more before it, their mentions)."""
     page = chat.history(room.id, before_id=before, limit=PAGE_SIZE + 1, check_room=False)
     messages = page[-PAGE_SIZE:]
     return messages, len(page) > PAGE_SIZE, chat.mention_names(messages)

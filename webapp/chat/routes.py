@@ -4,7 +4,7 @@ With JavaScript the composer sends over the socket (webapp.chat.live); without i
 same form posts here and the page shows the new message. Editing and deleting are
 plain requests in both cases; every open socket of the room then receives the change.
 """
-from flask import (Response, abort, current_app, flash, g, redirect, render_template,
+from flask import (Response, abort, current_app, flash, redirect, render_template,
                    request, url_for)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -21,6 +21,7 @@ from webapp.forms import id_arg, show_service_error
 from webapp.errors.handlers import service_status
 from webapp.reviews.page import coffee_page_context
 from webapp.services import Forbidden, NotFound, RateLimited, ServiceError, chat
+from webapp.models.base import utcnow
 from webapp.services.chat import EDIT_WINDOW
 
 ROOM_PAGE, ROOM_FRAGMENT = "chat/room.html", "chat/_room.html"
@@ -34,7 +35,6 @@ bp.add_app_template_global(chat.room_title, "chat_room_title")
 @bp.app_template_global()
 def chat_editable(message) -> bool:
     """Whether its author may still edit ``message`` (the service checks again)."""
-    from webapp.models.base import utcnow
     return not message.deleted and utcnow() - message.created_at <= EDIT_WINDOW
 
 
@@ -47,7 +47,7 @@ def check_handshake():
         return
     if request.headers.get("Origin") != request.host_url.rstrip("/"):
         abort(403, description=_("This connection must come from a Crema page."))
-    g.chat_room = chat.get_room(request.view_args["room_id"])
+    chat.get_room(request.view_args["room_id"])
     if get_hub(current_app._get_current_object()).size() >= current_app.config["CHAT_MAX_SOCKETS"]:
         # Full: the page's socket reconnects later (a refused handshake is a 1006 to it),
         # perhaps to another process; page requests keep their room in the pool.

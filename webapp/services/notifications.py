@@ -30,9 +30,10 @@ log = logging.getLogger(__name__)
 CHAT_WINDOW_SECONDS = 300
 
 
-def _insert():
+def _insert(model=Notification):
+    """An INSERT that can say ON CONFLICT, in the database's own dialect."""
     dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(Notification)
+    return dialect.insert(model)
 
 
 def _add_once(rows: list[dict]) -> None:
@@ -170,9 +171,8 @@ def mark_read(user_id: int, notification_id: int | None = None) -> int:
 
 def follow(user_id: int, room_id: int | None = None, coffee_id: int | None = None) -> None:
     """Follow a room or a coffee (again: nothing changes)."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
     target = [Follow.user_id, Follow.room_id if room_id is not None else Follow.coffee_id]
-    db.session.execute(dialect.insert(Follow).values(
+    db.session.execute(_insert(Follow).values(
         user_id=user_id, room_id=room_id, coffee_id=coffee_id, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=target))
     db.session.commit()
