@@ -82,6 +82,18 @@ class Config:
         # python -m worker: seconds between the passes that put back on the queue the
         # jobs of a worker that died (killed mid-job, its heartbeat lapsed).
         self.WORKER_MAINTENANCE_INTERVAL = int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "600"))
+        # The site's address, for links in e-mails (made by workers, outside any request).
+        self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+        # E-mail (webapp/mail.py): over SMTP when MAIL_SERVER is set, else to the log.
+        self.MAIL_SERVER = os.environ.get("MAIL_SERVER") or None
+        self.MAIL_PORT = int(os.environ.get("MAIL_PORT", "587"))
+        self.MAIL_USE_TLS = _bool("MAIL_USE_TLS", False)
+        self.MAIL_USE_SSL = _bool("MAIL_USE_SSL", False)
+        self.MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER",
+                                                  "Crema <noreply@crema.local>")
+        self.MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))
         # Chat sockets one web process takes; beyond, the handshake answers 503 and the
         # page tries again later (gunicorn.conf.py sizes gevent's pool above it).
         self.CHAT_MAX_SOCKETS = int(os.environ.get("CHAT_MAX_SOCKETS", "2000"))
@@ -148,3 +160,4 @@ class TestConfig(Config):
         )
         self.REDIS_URL = redis_url or os.environ.get("TEST_REDIS_URL") or None
         self.REDIS_PREFIX = f"crema-test-{secrets.token_hex(4)}:"
+        self.MAIL_SERVER = None  # tests that mail start their own (tests/fixtures/smtp.py)

@@ -2,7 +2,7 @@
 import secrets
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -36,6 +36,11 @@ class User(db.Model):
     # others there). Dropping the column is left to a later migration of users.
     session_token: Mapped[str] = mapped_column(String(32), default=new_session_token)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # Set when the owner opened the link mailed to ``email``; until then no
+    # notification is mailed there (account mail, such as a password reset, still is).
+    email_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Notification mail: each as it happens (False) or one digest a day (True).
+    email_digest: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     def __repr__(self) -> str:
         return f"<User {self.username}>"

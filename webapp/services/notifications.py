@@ -16,6 +16,7 @@ many they are.
 import logging
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import func, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
@@ -69,11 +70,12 @@ def notify_message(message_id: int) -> None:
                          **common})
             told.add(target)
     _add_once(rows)
-    _count_chat_activity(message, common, told)
+    counted = _count_chat_activity(message, common, told)
     db.session.commit()
+    ring({row["user_id"] for row in rows} | counted)
 
 
-def _count_chat_activity(message: Message, common: dict, told: set[int]) -> None:
+def _count_chat_activity(message: Message, common: dict, told: set[int]) -> set[int]:
     """One notification per room per user per window, counted in place; a message
     already counted (``last_message_id``) is not counted again."""
     room_id = message.room_id
@@ -81,7 +83,7 @@ def _count_chat_activity(message: Message, common: dict, told: set[int]) -> None
     followers = select(Follow.user_id).where(Follow.room_id == room_id)
     recipients = set(db.session.scalars(union(posters, followers))) - told
     if not recipients:
-        return
+        return recipients
     window = int(message.created_at.timestamp() // CHAT_WINDOW_SECONDS)
     key = f"chat:{room_id}:{window}"
     stmt = _insert().values([{"user_id": uid, "kind": "chat", "key": key, "count": 1,
@@ -94,6 +96,7 @@ def _count_chat_activity(message: Message, common: dict, told: set[int]) -> None
               "updated_at": stmt.excluded.updated_at, "read_at": None},
         where=Notification.last_message_id < stmt.excluded.last_message_id)
     db.session.execute(stmt)
+    return recipients
 
 
 @job
@@ -112,6 +115,19 @@ def notify_review(review_id: int) -> None:
                 "review_id": review_id, "created_at": review.created_at,
                 "updated_at": review.created_at} for uid in sorted(recipients)])
     db.session.commit()
+    ring(recipients)
+
+
+def ring(user_ids) -> None:
+    """Tell the open pages of each user (webapp.notifications.live) that their bell may
+    have changed, after the commit; a broker that cannot be reached only costs the
+    live update (the bell is read from the database on the next page)."""
+    broker = current_app.extensions["broker"]
+    try:
+        for user_id in sorted(user_ids):
+            broker.publish(f"user:{user_id}", {"type": "bell"})
+    except Exception as exc:
+        log.warning("notifications: the bells of %d users not rung (%s)", len(user_ids), exc)
 
 
 # Event subscribers (after the commit) -----------------------------------------------
@@ -166,6 +182,8 @@ def mark_read(user_id: int, notification_id: int | None = None) -> int:
         stmt = stmt.where(Notification.id == notification_id)
     changed = db.session.execute(stmt).rowcount
     db.session.commit()
+    if changed:
+        ring({user_id})  # the user's other pages
     return changed
 
 
