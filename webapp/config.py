@@ -114,7 +114,16 @@ class Config:
             "register-ip": os.environ.get("REGISTER_LIMIT_IP", "10 per hour"),
             "password-check": os.environ.get("PASSWORD_CHECK_LIMIT", "5 per 15 minutes"),
             "chat-post": os.environ.get("CHAT_POST_LIMIT", "5 per 10 seconds"),
+            "password-reset-ip": os.environ.get("PASSWORD_RESET_LIMIT_IP", "10 per hour"),
+            "password-reset-account": os.environ.get("PASSWORD_RESET_LIMIT_ACCOUNT",
+                                                     "3 per hour"),
+            "confirm-resend": os.environ.get("EMAIL_CONFIRM_RESEND_LIMIT", "3 per hour"),
         }
+        # Account mail (webapp/services/account_mail.py): seconds a password reset link
+        # and an email confirmation link stay valid.
+        self.PASSWORD_RESET_MAX_AGE = int(os.environ.get("PASSWORD_RESET_MAX_AGE", "3600"))
+        self.EMAIL_CONFIRM_MAX_AGE = int(os.environ.get("EMAIL_CONFIRM_MAX_AGE",
+                                                        str(7 * 24 * 3600)))
         # Bayesian average: every coffee starts as if it had CATALOG_PRIOR_WEIGHT ratings
         # of CATALOG_PRIOR_MEAN stars, and ranks once it has CATALOG_MIN_RATINGS ratings.
         # After changing these, `flask coffees recompute` refreshes the stored scores.
