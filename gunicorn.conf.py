@@ -35,7 +35,7 @@ accesslog = "-"
 
 def post_worker_init(worker):
     """When this worker is told to stop (SIGTERM, a restart, a deploy), close its chat
-    sockets at once with 1012 "service restart": htmx's WebSocket extension reconnects
+    and bell sockets at once with 1012 "service restart": htmx's WebSocket extension reconnects
     on that code, to another worker or to this service once it is back, and catches up
     from the database. Without it the sockets would wait out graceful_timeout."""
     import threading
@@ -45,6 +45,9 @@ def post_worker_init(worker):
         while worker.alive:
             time.sleep(0.2)
         from webapp.chat.hub import shutdown
+        from webapp.notifications import live
+
         shutdown(worker.wsgi)
+        live.shutdown(worker.wsgi)
 
     threading.Thread(target=close_sockets_on_stop, name="chat-shutdown", daemon=True).start()

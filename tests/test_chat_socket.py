@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-import redis
 import requests
 import websocket
 from sqlalchemy.exc import OperationalError
@@ -582,15 +581,6 @@ def test_a_restart_closes_sockets_with_1012_and_the_client_catches_up(
     assert new_ids(back.since()) == [*missed, after]
 
 
-@pytest.fixture
-def redis_env(gunicorn_env, shared_redis_url):
-    """The web processes' environment with a Redis shared by them; its keys go after."""
-    yield {**gunicorn_env, "REDIS_URL": shared_redis_url}
-    client = redis.Redis.from_url(shared_redis_url)
-    for key in client.scan_iter(gunicorn_env["REDIS_PREFIX"] + "*"):
-        client.delete(key)
-
-
 def test_two_web_processes_share_messages_and_presence_over_redis(
         redis_env, start_gunicorn, open_socket, room, people):
     one, two = start_gunicorn(_free_port(), redis_env), start_gunicorn(_free_port(), redis_env)
@@ -658,7 +648,7 @@ def test_a_socket_past_descriptor_1023_is_written_to():
     refuses (ValueError): the whole-frame sender must not use it."""
     import resource
 
-    from webapp.chat.live import _WholeFrames
+    from webapp.chat.live import WholeFrames
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(soft, 2048), hard), hard))
@@ -671,7 +661,7 @@ def test_a_socket_past_descriptor_1023_is_written_to():
         left, right = socket.socketpair()
         assert left.fileno() > 1023
         with left, right:
-            assert _WholeFrames(left).send(b"x" * 1000) == 1000
+            assert WholeFrames(left).send(b"x" * 1000) == 1000
             assert right.recv(2000) == b"x" * 1000
     finally:
         for fd in filler:

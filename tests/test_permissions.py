@@ -70,8 +70,13 @@ PUBLIC = {
     ("GET", "/chat/messages/<int:message_id>"),
     # Anyone may watch; posting over it re-checks the session (tests/test_chat_socket.py).
     ("GET", "/chat/<int:room_id>/ws"),
-    # A visitor's poll gets 204, not a log-in page.
-    ("GET", "/notifications/bell"),
+}
+
+# Sockets whose handshake checks the session itself (a socket cannot follow a redirect to
+# log in), each with the status a visitor's handshake gets; tested end to end with real
+# WebSocket clients in the module named.
+SOCKETS = {
+    ("GET", "/notifications/ws"): 401,  # tests/test_notification_socket.py
 }
 
 CASES = [pytest.param(method, url, data, actor, expected, id=f"{method} {url} as {actor}")
@@ -150,4 +155,11 @@ def test_every_route_is_public_or_in_the_table(app):
     tabled = {(method, url.format(**converters)) for method, url, _data, _ in TABLE}
     routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
               for method in rule.methods - {"HEAD", "OPTIONS"}}
-    assert routes - PUBLIC == tabled
+    assert routes - PUBLIC - SOCKETS.keys() == tabled
+
+
+@pytest.mark.parametrize("url, status", [(url, status) for (_, url), status in SOCKETS.items()])
+def test_a_visitors_socket_handshake_is_refused(client, url, status):
+    headers = {"Origin": "http://localhost", "Connection": "Upgrade", "Upgrade": "websocket",
+               "Sec-WebSocket-Version": "13", "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    assert client.get(url, headers=headers).status_code == status

@@ -52,7 +52,7 @@ _real_poll = gevent_monkey.get_original("select", "poll")
 UNEXPECTED = MESSAGES[500]
 RESUME_WAIT = 2.0
 CATCH_UP_MAX = 200
-# A client that takes no byte of a frame for this long is cut off (see _WholeFrames).
+# A client that takes no byte of a frame for this long is cut off (see WholeFrames).
 STALL_SECONDS = 10.0
 # Edits and deletes are replayed from a little before the client's last sync: a
 # change committed just before that moment may have been published just after it.
@@ -94,7 +94,7 @@ class _WouldWait(Exception):
     """A send that must not wait found the client's buffer full; nothing was sent."""
 
 
-class _WholeFrames:
+class WholeFrames:
     """The connection's socket as simple-websocket uses it, sending each frame whole.
 
     simple-websocket 1.1.0 writes a frame with one ``socket.send()``, which under gevent
@@ -164,7 +164,7 @@ class Viewer:
 class LiveSocket:
     def __init__(self, ws, room_id: int, viewer: Viewer, hub) -> None:
         self.ws, self.room_id, self.viewer, self.hub = ws, room_id, viewer, hub
-        ws.sock = _WholeFrames(ws.sock)
+        ws.sock = WholeFrames(ws.sock)
         self.locale = str(get_locale())
         self.app, self.url_root = current_app._get_current_object(), request.url_root
         self.member = Member(room_id, f"u{viewer.user_id}" if viewer.user_id else None)
@@ -285,7 +285,7 @@ class LiveSocket:
             with self._send_lock:
                 try:
                     self.ws.send(html)
-                except OSError as exc:  # cut off (_WholeFrames), or the peer is gone
+                except OSError as exc:  # cut off (WholeFrames), or the peer is gone
                     raise ConnectionClosed() from exc
 
     def _close(self, item: Close) -> None:

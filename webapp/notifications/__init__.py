@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("notifications", __name__)
 
-from webapp.notifications import routes  # noqa: E402,F401
+from webapp.notifications import live, routes  # noqa: E402,F401
