@@ -18,6 +18,7 @@ from werkzeug.serving import make_server
 from webapp import create_app
 from webapp.config import TestConfig
 from webapp.extensions import db as _db
+from webapp.notifications import live
 from webapp.services import users as user_service
 
 PASSWORD = "correct-horse-battery"
@@ -124,11 +125,12 @@ def app(database_url, _schema):
 
 
 def clean_up(app) -> None:
-    """Stop the app's chat hub and broker threads, empty every table and delete the
-    app's Redis keys, after a test or a module."""
+    """Stop the app's chat hub, bell sockets and broker threads, empty every table and
+    delete the app's Redis keys, after a test or a module."""
     hub = app.extensions.get("chat_hub")
     if hub is not None:
         hub.shutdown()
+    live.shutdown(app)
     app.extensions["broker"].close()
     with app.app_context():
         _empty_tables()
