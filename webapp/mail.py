@@ -3,7 +3,8 @@
 With ``MAIL_SERVER`` set, mail goes out over SMTP (``MAIL_PORT``, STARTTLS with
 ``MAIL_USE_TLS``, implicit TLS with ``MAIL_USE_SSL``, ``MAIL_USERNAME`` and
 ``MAIL_PASSWORD`` when the server asks for a log-in). Without it (the embedded
-default) each message is written whole to the log, so ``make run`` shows it.
+default) each message's headers and text are written to the log (as a warning: a
+mail that reaches nobody), so ``make run`` shows it with its links whole.
 
 Mail is sent from jobs (webapp.jobs), and every job may run twice. ``send_once(key,
 ...)`` claims ``("email", key)`` in the deliveries table in the transaction that sends:
@@ -81,8 +82,10 @@ def send(msg: EmailMessage) -> None:
     config = current_app.config
     server = config["MAIL_SERVER"]
     if not server:
-        log.info("mail (no MAIL_SERVER set, so written here instead of sent):\n%s",
-                 msg.as_string())
+        # The text decoded: in the encoded message a long link is cut across lines.
+        headers = "".join(f"{name}: {msg[name]}\n" for name in ("From", "To", "Subject"))
+        log.warning("mail (no MAIL_SERVER set, so written here instead of sent):\n%s\n%s",
+                    headers, msg.get_body(("plain",)).get_content())
         return
     smtp_class = smtplib.SMTP_SSL if config["MAIL_USE_SSL"] else smtplib.SMTP
     with smtp_class(server, config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]) as smtp:
@@ -100,9 +103,12 @@ def send_once(key: str, user_id: int | None, msg: EmailMessage) -> bool:
 
     :raise smtplib.SMTPException, OSError: from ``send``; nothing is claimed then.
     """
+    # A plain flush, not a savepoint: on SQLite a SAVEPOINT opened outside a transaction
+    # (pysqlite begins none for reads) is the transaction, and releasing it commits the
+    # claim before the mail is sent, so a failed send would leave it claimed, unsent.
+    db.session.add(Delivery(channel=CHANNEL, key=key, user_id=user_id))
     try:
-        with db.session.begin_nested():
-            db.session.add(Delivery(channel=CHANNEL, key=key, user_id=user_id))
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         log.info("mail %s was sent before; not sending it again", key)
