@@ -82,6 +82,9 @@ class Config:
         # python -m worker: seconds between the passes that put back on the queue the
         # jobs of a worker that died (killed mid-job, its heartbeat lapsed).
         self.WORKER_MAINTENANCE_INTERVAL = int(os.environ.get("WORKER_MAINTENANCE_INTERVAL", "600"))
+        # Seconds between the heartbeats of a running job; one without a heartbeat for
+        # twice as long belongs to a dead worker, and the next maintenance pass retries it.
+        self.WORKER_HEARTBEAT = int(os.environ.get("WORKER_HEARTBEAT", "30"))
         # The site's address, for links in e-mails (made by workers, outside any request).
         self.BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
         # E-mail (webapp/mail.py): over SMTP when MAIL_SERVER is set, else to the log.
@@ -151,6 +154,7 @@ class Config:
     BABEL_DEFAULT_LOCALE = "en"
     LANGUAGES = {"en": "English", "ru": "Русский"}
     USERS_PER_PAGE = 25
+    JOBS_PER_PAGE = 25
     COFFEES_PER_PAGE = 20
     REVIEWS_PER_PAGE = 10
 
