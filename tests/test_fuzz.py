@@ -17,6 +17,7 @@ from tests.conftest import HX, PASSWORD
 from webapp.extensions import db
 from webapp.models import Coffee, Follow, Message, Review, User
 from webapp.models.coffee import CoffeeNote
+from webapp.services import account_mail
 from webapp.services import chat
 
 # The app and its database are made once per test, not per example, on purpose: every
@@ -93,6 +94,8 @@ def world(app, make_user, make_coffee):
     response = admin.post("/auth/login", data={"login": "root", "password": PASSWORD})
     assert response.status_code == 303
     addresses = (f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}" for n in itertools.count(1))
+    # A reset link of bob's: examples use it until one succeeds, and then get its 400 page.
+    ids["reset"] = account_mail.reset_token(db.session.get(User, bob.id))
     return {"admin": admin, "anonymous": app.test_client(), "ids": ids, "addresses": addresses}
 
 
@@ -127,6 +130,10 @@ FORMS = {
         "sort": ("name", "top"), "page": ("2",)}),
     "check-username": ("anonymous", "GET", "/auth/check-username", {
         "username": ("freename", "root")}),
+    "forgot password": ("anonymous", "POST", "/auth/password/forgot", {
+        "email": ("bob@example.com", "nobody@example.com")}),
+    "reset password": ("anonymous", "POST", "/auth/password/reset/{reset}", {
+        "password": ("long enough password",), "confirm": ("long enough password",)}),
     "similar": ("anonymous", "GET", "/coffees/similar", {
         "name": ("Kochere",), "roaster": ("Test",), "exclude": ("1",)}),
     "admin users": ("admin", "GET", "/admin/users", {"q": ("bo",), "page": ("1",)}),

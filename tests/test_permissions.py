@@ -35,6 +35,8 @@ TABLE = [
     ("POST", "/reviews/{review}/delete", None,                    (LOGIN, 403, 303, 303, 303)),
     ("GET", "/settings", None,                                    (LOGIN, 200, 200, 200, 200)),
     ("POST", "/settings", PROFILE,                                (LOGIN, 303, 303, 303, 303)),
+    # Mails the confirmation link again (tests/test_account_mail.py).
+    ("POST", "/auth/email/confirm/resend", None,                  (LOGIN, 303, 303, 303, 303)),
     ("GET", "/settings/password", None,                           (LOGIN, 200, 200, 200, 200)),
     # Let through to the password check, which refuses the wrong one inline.
     ("POST", "/settings/password", WRONG_PASSWORD,                (LOGIN, 422, 422, 422, 422)),
@@ -63,6 +65,11 @@ PUBLIC = {
     ("GET", "/"), ("GET", "/healthz"), ("POST", "/language"), ("GET", "/static/<path:filename>"),
     ("GET", "/auth/login"), ("POST", "/auth/login"), ("GET", "/auth/register"),
     ("POST", "/auth/register"), ("GET", "/auth/check-username"),
+    # A forgotten password, and the links mailed for it and to confirm an address
+    # (tests/test_account_mail.py).
+    ("GET", "/auth/password/forgot"), ("POST", "/auth/password/forgot"),
+    ("GET", "/auth/password/reset/<token>"), ("POST", "/auth/password/reset/<token>"),
+    ("GET", "/auth/email/confirm/<token>"),
     ("GET", "/coffees"), ("GET", "/coffees/similar"), ("GET", "/coffees/<int:coffee_id>"),
     ("GET", "/coffees/<int:coffee_id>/reviews"),
     ("GET", "/users/<username>"), ("GET", "/users/<username>/reviews"),

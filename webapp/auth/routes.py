@@ -1,17 +1,21 @@
-"""Sign up, log in, log out."""
-from flask import flash, request, url_for
+"""Sign up, log in, log out; a forgotten password, and confirming one's email."""
+from datetime import timedelta
+
+from flask import current_app, flash, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
-from flask_babel import ngettext
 from flask_login import current_user, login_required
 
-from webapp import htmx, security
+from webapp import htmx, jobs, security
 from webapp.forms import refuse_flood, show_service_error
 from webapp.auth import bp
-from webapp.auth.forms import LoginForm, RegisterForm
+from webapp.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from webapp.extensions import limiter
 from webapp.ratelimit import Verdict
 from webapp.services import ServiceError
+from webapp.services import account_mail
 from webapp.services import users as user_service
+from webapp.services.account_mail import InvalidLink
 
 
 def _client_ip() -> str:
@@ -59,8 +63,11 @@ def register():
     except ServiceError as err:
         show_service_error(form, err)
         return htmx.render(page, fragment, status=422, form=form)
+    _mail_confirmation(user.id)
     security.log_in(user)
     flash(_("Welcome to Crema, %(name)s!", name=user.username), "success")
+    flash(_("We sent a link to %(email)s: open it to confirm your email address.",
+            email=user.email), "info")
     return security.navigate(url_for("profiles.show", username=user.username))
 
 
@@ -109,3 +116,112 @@ def logout():
     security.log_out()  # a copy of this browser's cookies no longer signs anyone in
     flash(_("You have been logged out."), "info")
     return security.forget_browser_data(htmx.see_other(url_for("main.index")))
+
+
+# A forgotten password -------------------------------------------------------------------
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """Ask for a reset link. Whether an account uses the address or not, the answer is
+    the same page with the same words and status, and the lookup and the mail are a job."""
+    form = ForgotPasswordForm()
+    page, fragment = "auth/forgot_password.html", "auth/_forgot_password_form.html"
+    if request.method == "GET":
+        return htmx.render(page, fragment, form=form)
+    verdict = limiter.consume("password-reset-ip", _client_ip())  # refused forms count too
+    if not verdict.allowed:
+        return refuse_flood(page, fragment, form, ngettext(
+            "Too many password reset requests from your network. Try again in %(num)d minute.",
+            "Too many password reset requests from your network. Try again in %(num)d minutes.",
+            verdict.retry_minutes), verdict)
+    if not form.validate():
+        return htmx.render(page, fragment, status=422, form=form)
+    address = account_mail.normalise_address(form.email.data)
+    # Counted per address, whether an account uses it or not, so that the count tells
+    # nothing either; past it the answer stays the same, and no more mail goes there.
+    if limiter.consume("password-reset-account", address).allowed:
+        jobs.enqueue(account_mail.send_password_reset, address, account_mail.new_nonce(),
+                     str(get_locale()))
+    return htmx.render(page, fragment, form=form, sent_to=address, valid_for=timedelta(
+        seconds=current_app.config["PASSWORD_RESET_MAX_AGE"]))
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password through a mailed link; every session of the account ends,
+    and this browser logs in. A forged, expired or used link gets a 400 page."""
+    try:
+        user = account_mail.user_for_reset(token)
+    except InvalidLink as err:
+        return _unusable_link(err, url_for("auth.forgot_password"), _("Ask for a new link"))
+    form = ResetPasswordForm()
+    page, fragment = "auth/reset_password.html", "auth/_reset_password_form.html"
+    if request.method == "GET":
+        return htmx.render(page, fragment, form=form, token=token, user=user)
+    if not form.validate():
+        return htmx.render(page, fragment, status=422, form=form, token=token, user=user)
+    try:
+        user = account_mail.reset_password(token, form.password.data)
+    except InvalidLink as err:  # used meanwhile, from another tab
+        return _unusable_link(err, url_for("auth.forgot_password"), _("Ask for a new link"))
+    except ServiceError as err:
+        show_service_error(form, err)
+        return htmx.render(page, fragment, status=422, form=form, token=token, user=user)
+    if current_user.is_authenticated:
+        security.log_out()  # whoever was logged in here (their session may be gone already)
+    security.log_in(user)
+    flash(_("Your password has been changed, and every other session signed out."), "success")
+    return security.navigate(url_for("main.index"))
+
+
+# Confirming one's email ------------------------------------------------------------------
+
+@bp.get("/email/confirm/<token>")
+def confirm_email(token: str):
+    """Open a confirmation link: the address is confirmed (or was already)."""
+    try:
+        user, already = account_mail.confirm_email(token)
+    except InvalidLink as err:
+        return _unusable_link(err, url_for("profiles.settings"), _("Go to your settings"))
+    title = _("Your email address is confirmed") if not already else \
+        _("Your email address was already confirmed")
+    return htmx.render("auth/link.html", "auth/_link.html", title=title,
+                       message=_("Thank you: %(email)s is confirmed as your address.",
+                                 email=user.email),
+                       action_url=url_for("main.index"), action_label=_("Go to Crema"))
+
+
+@bp.post("/email/confirm/resend")
+@login_required
+def resend_confirmation():
+    """Mail the confirmation link again (the notice on the settings page)."""
+    page, fragment = "auth/confirm_notice.html", "auth/_confirm_notice.html"
+    if current_user.email_confirmed_at is not None:
+        note = _("Your email address is already confirmed.")
+    else:
+        verdict = limiter.consume("confirm-resend", current_user.id)
+        if not verdict.allowed:
+            response = htmx.render(page, fragment, status=429, error=ngettext(
+                "You asked for several links already. Try again in %(num)d minute.",
+                "You asked for several links already. Try again in %(num)d minutes.",
+                verdict.retry_minutes))
+            response.headers["Retry-After"] = str(verdict.retry_after)
+            return response
+        _mail_confirmation(current_user.id)
+        note = _("We sent a new link to %(email)s.", email=current_user.email)
+    if htmx.is_fragment_request():
+        return htmx.render(page, fragment, note=note)
+    flash(note, "success")
+    return htmx.see_other(url_for("profiles.settings"))
+
+
+def _mail_confirmation(user_id: int) -> None:
+    jobs.enqueue(account_mail.send_confirmation, user_id, account_mail.new_nonce(),
+                 str(get_locale()))
+
+
+def _unusable_link(err: InvalidLink, again_url: str, again_label: str):
+    """The page of a link that cannot be used (400): why, and where to get a new one."""
+    return htmx.render("auth/link.html", "auth/_link.html", status=400,
+                       title=_("This link cannot be used"), message=err.message,
+                       action_url=again_url, action_label=again_label)
