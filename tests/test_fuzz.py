@@ -137,6 +137,7 @@ FORMS = {
     "similar": ("anonymous", "GET", "/coffees/similar", {
         "name": ("Kochere",), "roaster": ("Test",), "exclude": ("1",)}),
     "admin users": ("admin", "GET", "/admin/users", {"q": ("bo",), "page": ("1",)}),
+    "admin jobs": ("admin", "GET", "/admin/jobs", {"page": ("1", "2")}),
     "profile reviews": ("anonymous", "GET", "/users/root/reviews", {"page": ("1",)}),
     "chat post": ("admin", "POST", "/chat/{room}/messages", {
         "body": ("Hello there", "@bob see https://example.com/a?b=1"), "reply_to": ("", "1"),

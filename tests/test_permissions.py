@@ -47,6 +47,10 @@ TABLE = [
     ("POST", "/auth/logout", None,                                (LOGIN, 303, 303, 303, 303)),
     ("GET", "/admin/users", None,                                 (LOGIN, 403, 403, 403, 200)),
     ("POST", "/admin/users/{other}/role", {"role": "moderator"},  (LOGIN, 403, 403, 403, 303)),
+    ("GET", "/admin/jobs", None,                                  (LOGIN, 403, 403, 403, 200)),
+    # {job} is no job: an admin gets 404 (tests/test_admin_jobs.py requeues real ones).
+    ("POST", "/admin/jobs/{job}/requeue", None,                   (LOGIN, 403, 403, 403, 404)),
+    ("POST", "/admin/jobs/requeue", None,                         (LOGIN, 403, 403, 403, 303)),
     ("POST", "/chat/{room}/messages", {"body": "Hello there"},     (LOGIN, 303, 303, 303, 303)),
     # {message} is owner's: only its author edits it; moderators delete any message.
     ("GET", "/chat/messages/{message}/edit", None,                (LOGIN, 403, 200, 403, 403)),
@@ -103,7 +107,8 @@ def scene(client, auth, make_user, make_coffee, make_review):
     room = chat.room_for_coffee(coffee.id)
     message = chat.post_message(room.id, owner.id, "The owner's message")
     ids = {"coffee": coffee.id, "review": review.id, "other": other.id, "session": 999_999,
-           "room": room.id, "message": message.id, "notification": 999_999}
+           "room": room.id, "message": message.id, "notification": 999_999,
+           "job": "no-such-job"}
 
     def act(actor):
         if actor != "anonymous":
@@ -158,7 +163,7 @@ def test_every_route_is_public_or_in_the_table(app):
     converters = {"coffee": "<int:coffee_id>", "review": "<int:review_id>",
                   "other": "<int:user_id>", "session": "<int:session_id>",
                   "room": "<int:room_id>", "message": "<int:message_id>",
-                  "notification": "<int:notification_id>"}
+                  "notification": "<int:notification_id>", "job": "<job_id>"}
     tabled = {(method, url.format(**converters)) for method, url, _data, _ in TABLE}
     routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
               for method in rule.methods - {"HEAD", "OPTIONS"}}

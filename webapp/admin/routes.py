@@ -1,13 +1,15 @@
-"""User administration, for admins only."""
+"""Administration, for admins only: users and their roles, background jobs."""
 from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import abort, current_app, flash, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from webapp import htmx
 from webapp.admin import bp
+from webapp.admin import jobs as job_admin
 from webapp.forms import page_number
 from webapp.models import ROLES
 from webapp.templating import role_label
@@ -65,3 +67,44 @@ def set_role(user_id: int):
 
 def _same_site(url: str | None) -> bool:
     return bool(url) and urlsplit(url).netloc == request.host
+
+
+@bp.get("/jobs")
+@admin_required
+def jobs():
+    """Failed background jobs, newest first, and how many wait or run."""
+    return _jobs_page()
+
+
+def _jobs_page():
+    return htmx.render("admin/jobs.html", "admin/_jobs.html", counts=job_admin.counts(),
+                       pagination=job_admin.failed(page_number(request.args),
+                                                   current_app.config["JOBS_PER_PAGE"]))
+
+
+@bp.post("/jobs/<job_id>/requeue")
+@admin_required
+def requeue_job(job_id: str):
+    """Put a failed job back on the queue; htmx gets the list again, a form the page.
+
+    :raise 404: unknown job. :raise 422: the job has not failed (any more).
+    """
+    job = job_admin.requeue(job_id)
+    flash(_("Job %(id)s is back on the queue.", id=job.id), "success")
+    return _after_requeue()
+
+
+@bp.post("/jobs/requeue")
+@admin_required
+def requeue_jobs():
+    """Put every failed job back on the queue."""
+    done = job_admin.requeue_all()
+    flash(ngettext("%(num)d job is back on the queue.", "%(num)d jobs are back on the queue.",
+                   done) if done else _("No failed job to requeue."), "success")
+    return _after_requeue()
+
+
+def _after_requeue():
+    if htmx.is_fragment_request():
+        return _jobs_page()
+    return htmx.see_other(url_for("admin.jobs"))
