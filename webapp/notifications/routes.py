@@ -1,7 +1,7 @@
 """The bell in the header and the list of one's notifications."""
 from datetime import datetime
 
-from flask import abort, make_response, redirect, render_template, request, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from flask_babel import gettext as _
@@ -45,15 +45,6 @@ def index():
                        items=items[:PAGE_SIZE], more=len(items) > PAGE_SIZE)
 
 
-@bp.get("/notifications/bell")
-def bell():
-    """The bell again (htmx polls it); nothing for a visitor, whose poll must not send
-    them to log in."""
-    if not current_user.is_authenticated:
-        return make_response("", 204)
-    return render_template("notifications/_bell.html")
-
-
 @bp.get("/notifications/<int:notification_id>")
 @login_required
 def open_one(notification_id: int):
@@ -65,7 +56,12 @@ def open_one(notification_id: int):
     if found is None:
         abort(404)
     service.mark_read(current_user.id, notification_id)
-    return redirect(notification_target(found), code=303)
+    target = notification_target(found)
+    if htmx.is_htmx() and "#" in target:
+        # A boosted click follows a redirect in the background and drops its #fragment:
+        # a full navigation keeps it, so the page opens at the message.
+        return htmx.hx_redirect(target)
+    return redirect(target, code=303)
 
 
 @bp.post("/notifications/read")
