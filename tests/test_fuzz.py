@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from tests.conftest import HX, PASSWORD
 from webapp.extensions import db
-from webapp.models import Coffee, Follow, Message, Review, User
+from webapp.models import Coffee, Follow, Message, Mute, NotificationPref, Review, User
 from webapp.models.coffee import CoffeeNote
 from webapp.services import account_mail
-from webapp.services import chat
+from webapp.services import channels, chat
 
 # The app and its database are made once per test, not per example, on purpose: every
 # example compares the database before and after its own request, so what earlier
@@ -76,8 +76,14 @@ def snapshot() -> tuple:
         Message.deleted_at).order_by(Message.id)).all()
     follows = db.session.execute(select(Follow.user_id, Follow.room_id, Follow.coffee_id)
                                  .order_by(Follow.id)).all()
+    mutes = db.session.execute(select(Mute.user_id, Mute.room_id, Mute.coffee_id)
+                               .order_by(Mute.id)).all()
+    prefs = db.session.execute(select(NotificationPref.user_id, NotificationPref.kind,
+                                      NotificationPref.channel, NotificationPref.enabled)
+                               .order_by(NotificationPref.id)).all()
+    digests = db.session.scalars(select(User.email_digest).order_by(User.id)).all()
     db.session.remove()
-    return users, coffees, reviews, notes, messages, follows
+    return users, coffees, reviews, notes, messages, follows, mutes, prefs, digests
 
 
 @pytest.fixture
@@ -88,7 +94,8 @@ def world(app, make_user, make_coffee):
     coffee = make_coffee("Kochere", by=root)
     room = chat.room_for_coffee(coffee.id)
     message = chat.post_message(room.id, root.id, "The first message")
-    ids = {"bob": bob.id, "coffee": coffee.id, "room": room.id, "message": message.id}
+    ids = {"bob": bob.id, "coffee": coffee.id, "room": room.id, "message": message.id,
+           "unsubscribe": channels.unsubscribe_token(root.id, "reviews")}
     db.session.remove()
     admin = app.test_client()
     response = admin.post("/auth/login", data={"login": "root", "password": PASSWORD})
@@ -149,6 +156,14 @@ FORMS = {
                                                               "next": ("/coffees",)}),
     "follow coffee": ("admin", "POST", "/follow/coffees/{coffee}", {"following": ("1", "0")}),
     "notifications": ("admin", "GET", "/notifications", {"before": ("2026-11-25T10:00:00+00:00",)}),
+    "mute room": ("admin", "POST", "/mute/rooms/{room}", {"muted": ("1", "0"),
+                                                          "next": ("/settings/notifications",)}),
+    "mute coffee": ("admin", "POST", "/mute/coffees/{coffee}", {"muted": ("1", "0")}),
+    "notification settings": ("admin", "POST", "/settings/notifications", {
+        "enabled": ("mentions.email", "chat.in_app", "reviews.email"),
+        "email_mode": ("digest", "immediate")}),
+    "unsubscribe": ("anonymous", "POST", "/unsubscribe/{unsubscribe}", {
+        "List-Unsubscribe": ("One-Click",)}),
 }
 
 

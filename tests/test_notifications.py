@@ -11,8 +11,8 @@ from tests.conftest import clean_up, make_app
 from tests.fixtures.embedded import embedded_app  # noqa: F401 (this module's app)
 from webapp import jobs
 from webapp.extensions import db
-from webapp.models import Message, Notification
-from webapp.services import chat, notifications
+from webapp.models import Message, Notification, NotificationPref
+from webapp.services import ServiceError, chat, notifications
 from webapp.services import reviews as review_service
 
 # Inside one 5-minute window, whatever the clock says when the tests run.
@@ -27,7 +27,6 @@ def people(make_user):
 @pytest.fixture
 def general(topic_rooms):
     return topic_rooms["general"]
-
 
 
 def told() -> list[tuple]:
@@ -137,19 +136,182 @@ class TestMessages:
 
     def test_a_thousand_followers_in_a_fixed_number_of_queries(self, general, people,
                                                                make_user, count_queries):
-        ana = people["ana"]
         def followers(n):
             for _ in range(n):
                 notifications.follow(make_user().id, room_id=general.id)
-        followers(10)
-        with count_queries() as few:
-            notifications.notify_message(add(general.id, ana.id, at=WINDOW_START))
-        followers(990)
-        with count_queries() as many:
-            notifications.notify_message(add(general.id, ana.id, "@nobody",
-                                             at=WINDOW_START + timedelta(hours=1)))
+        few, many = statements(general.id, people["ana"].id, followers, count_queries, 10, 1000)
         assert db.session.scalar(select(func.count()).select_from(Notification)) == 1010
-        assert few[0] == many[0]
+        assert few == many
+
+    def test_still_a_fixed_number_of_queries_with_choices_and_mutes(
+            self, general, people, make_user, count_queries):
+        """Followers who turned the app off (a row for email), everything off (no row),
+        muted the room, or chose nothing: the same statements for 12 as for 1,200."""
+        def followers(n):
+            for i in range(n):
+                uid = make_user().id
+                notifications.follow(uid, room_id=general.id)
+                if i % 4 == 0:
+                    choose(uid, "chat", in_app=False, email=True)
+                elif i % 4 == 1:
+                    choose(uid, "chat", in_app=False, email=False)
+                elif i % 4 == 2:
+                    notifications.mute(uid, room_id=general.id)
+        few, many = statements(general.id, people["ana"].id, followers, count_queries, 12, 1200)
+        rows = db.session.execute(select(Notification.in_app, func.count())
+                                  .group_by(Notification.in_app)).all()
+        assert dict(rows) == {False: 3 + 300, True: 3 + 300}
+        assert few == many
+
+
+def statements(room_id: int, author_id: int, followers, count_queries, few: int,
+               many: int) -> tuple[int, int]:
+    """The statements notify_message runs with ``few`` followers (``followers(n)`` adds
+    n), then in the next hour with ``many``."""
+    followers(few)
+    with count_queries() as first:
+        notifications.notify_message(add(room_id, author_id, at=WINDOW_START))
+    followers(many - few)
+    with count_queries() as second:
+        notifications.notify_message(add(room_id, author_id, "@nobody",
+                                         at=WINDOW_START + timedelta(hours=1)))
+    return first[0], second[0]
+
+
+def choose(user_id: int, kind: str, **channels: bool) -> None:
+    """Store the user's choice for ``kind`` on each channel given."""
+    for channel, enabled in channels.items():
+        db.session.add(NotificationPref(user_id=user_id, kind=kind, channel=channel,
+                                        enabled=enabled))
+    db.session.commit()
+
+
+def shown(user_id: int) -> list[str]:
+    return [n.key for n in notifications.latest(user_id)]
+
+
+class TestPreferences:
+    def test_the_defaults(self, people):
+        assert notifications.prefs(people["ana"].id) == {
+            "chat": {"in_app": True, "email": False},
+            "mentions": {"in_app": True, "email": True},
+            "reviews": {"in_app": True, "email": True}}
+
+    def test_every_channel_of_a_kind_off_means_no_row(self, general, people, make_coffee):
+        ana, bob = people["ana"], people["bob"]
+        choose(bob.id, "mentions", in_app=False, email=False)
+        choose(bob.id, "reviews", in_app=False, email=False)
+        chat.post_message(general.id, ana.id, "@bob are you there?")
+        coffee = make_coffee("Kochere", by=bob)
+        review_service.save_review(coffee.id, ana.id, 4, "pour-over", [], "")
+        assert [r for r in told() if r[0] == bob.id] == []
+
+    def test_the_app_off_keeps_a_hidden_row_for_e_mail(self, general, people):
+        ana, bob = people["ana"], people["bob"]
+        choose(bob.id, "mentions", in_app=False)
+        message = chat.post_message(general.id, ana.id, "@bob for your inbox only")
+        row = db.session.scalar(select(Notification).where(Notification.user_id == bob.id))
+        assert (row.key, row.in_app) == (f"mention:{message.id}", False)
+        assert notifications.unread_count(bob.id) == 0
+        assert shown(bob.id) == []
+        assert notifications.get(bob.id, row.id) is None
+        assert notifications.mark_read(bob.id) == 0  # the digest still sees it unread
+
+    def test_chat_on_for_e_mail_only_is_counted_in_a_hidden_row(self, general, people):
+        ana, bob = people["ana"], people["bob"]
+        add(general.id, bob.id, at=WINDOW_START - timedelta(hours=1))
+        choose(bob.id, "chat", in_app=False, email=True)
+        for n in range(2):
+            notifications.notify_message(add(general.id, ana.id, f"m{n}",
+                                             at=WINDOW_START + timedelta(seconds=n)))
+        row = db.session.scalar(select(Notification).where(Notification.user_id == bob.id))
+        assert (row.kind, row.count, row.in_app) == ("chat", 2, False)
+        assert notifications.unread_count(bob.id) == 0
+
+    def test_chat_off_means_no_activity_but_mentions_still_come(self, general, people):
+        ana, bob = people["ana"], people["bob"]
+        add(general.id, bob.id, at=WINDOW_START - timedelta(hours=1))
+        choose(bob.id, "chat", in_app=False)
+        notifications.notify_message(add(general.id, ana.id, at=WINDOW_START))
+        assert told() == []
+        chat.post_message(general.id, ana.id, "@bob but this one")
+        assert [r[1] for r in told()] == ["mention"]
+
+    def test_saving_choices_and_the_digest(self, people):
+        bob = people["bob"]
+        notifications.save_prefs(bob.id, {("chat", "email"), ("reviews", "in_app")},
+                                 ["in_app", "email"], email_digest=True)
+        assert notifications.prefs(bob.id) == {
+            "chat": {"in_app": False, "email": True},
+            "mentions": {"in_app": False, "email": False},
+            "reviews": {"in_app": True, "email": False}}
+        db.session.expire_all()
+        assert bob.email_digest is True
+        notifications.save_prefs(bob.id, {("mentions", "in_app")}, ["in_app"], email_digest=False)
+        assert notifications.prefs(bob.id)["mentions"] == {"in_app": True, "email": False}
+        assert notifications.prefs(bob.id)["chat"] == {"in_app": False, "email": True}
+
+    @pytest.mark.parametrize("enabled, channels", [
+        ({("gossip", "in_app")}, ["in_app"]), ({("chat", "pigeon")}, ["in_app"]),
+        ({("chat", "email")}, ["in_app"]), (set(), ["in_app", "telegram"])])
+    def test_an_unknown_choice_saves_nothing(self, people, enabled, channels):
+        bob = people["bob"]
+        with pytest.raises(ServiceError):
+            notifications.save_prefs(bob.id, enabled, channels, email_digest=True)
+        assert db.session.scalar(select(func.count()).select_from(NotificationPref)) == 0
+        db.session.expire_all()
+        assert bob.email_digest is False
+
+
+class TestMutes:
+    def test_a_muted_room_is_quiet_but_mentions_come_and_follows_stay(self, general, people,
+                                                                      topic_rooms):
+        ana, dee = people["ana"], people["dee"]
+        brewing = topic_rooms["brewing"]
+        for room in (general, brewing):
+            notifications.follow(dee.id, room_id=room.id)
+        notifications.mute(dee.id, room_id=general.id)
+        notifications.mute(dee.id, room_id=general.id)  # twice: one mute
+        assert notifications.watching(dee.id, room_id=general.id).muted_room
+        assert not notifications.watching(dee.id, room_id=brewing.id).muted_room
+        notifications.notify_message(add(general.id, ana.id, at=WINDOW_START))
+        notifications.notify_message(add(brewing.id, ana.id, at=WINDOW_START))
+        assert [r[2] for r in told()] == [f"chat:{brewing.id}:{window()}"]
+        mention = chat.post_message(general.id, ana.id, "@dee still for you")
+        assert (dee.id, "mention", f"mention:{mention.id}", 1) in told()
+        assert notifications.following(dee.id, general.id) == (True, False)
+        notifications.unmute(dee.id, room_id=general.id)
+        notifications.notify_message(add(general.id, ana.id, at=WINDOW_START + timedelta(hours=1)))
+        assert len([r for r in told() if r[1] == "chat"]) == 2
+
+    def test_a_muted_coffee_silences_its_reviews_and_its_room(self, people, make_coffee):
+        ana, bob, dee = people["ana"], people["bob"], people["dee"]
+        muted, other = make_coffee("Kochere", by=ana), make_coffee("Guji", by=ana)
+        room = chat.room_for_coffee(muted.id)
+        for coffee in (muted, other):
+            notifications.follow(dee.id, coffee_id=coffee.id)
+        notifications.follow(dee.id, room_id=room.id)
+        notifications.mute(dee.id, coffee_id=muted.id)
+        review_service.save_review(muted.id, bob.id, 4, "pour-over", [], "")
+        heard, _ = review_service.save_review(other.id, bob.id, 4, "pour-over", [], "")
+        notifications.notify_message(add(room.id, bob.id, at=WINDOW_START))
+        assert [(r[1], r[2]) for r in told() if r[0] == dee.id] == [
+            ("review", f"review:{heard.id}")]
+        reply_to = add(room.id, dee.id, "my note", at=WINDOW_START + timedelta(seconds=1))
+        reply = chat.post_message(room.id, bob.id, "agreed", reply_to_id=reply_to)
+        assert (dee.id, "reply", f"reply:{reply.id}", 1) in told()
+
+    def test_the_mutes_listed_with_their_names(self, general, people, make_coffee):
+        dee = people["dee"]
+        coffee = make_coffee("Kochere")
+        notifications.mute(dee.id, room_id=general.id)
+        notifications.mute(dee.id, coffee_id=coffee.id)
+        notifications.mute(dee.id, room_id=chat.room_for_coffee(coffee.id).id)
+        assert [m.title for m in notifications.mutes(dee.id)] == ["Kochere", "Kochere", "General"]
+
+
+def window(at: datetime = WINDOW_START) -> int:
+    return int(at.timestamp() // notifications.CHAT_WINDOW_SECONDS)
 
 
 class TestReviews:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import HX, PASSWORD
-from webapp.models import Coffee, Message, Review, User
+from webapp.models import Coffee, Message, Mute, NotificationPref, Review, User
 from webapp.services import chat
 
 LOGIN = "login"
@@ -19,6 +19,7 @@ NEW_COFFEE = {"name": "Kochere", "roaster": "North Star", "origin": "ET", "proce
               "roast": "light", "notes": ["jasmine"]}
 REVIEW = {"rating": "4.5", "brew_method": "pour-over", "tags": ["blueberry"], "body": "Juicy."}
 PROFILE = {"display_name": "Someone", "bio": "", "locale": ""}
+NOTIFICATION_PREFS = {"enabled": ["mentions.in_app"], "email_mode": "digest"}
 WRONG_PASSWORD = {"current_password": "not-the-password", "new_password": "a-new-password-1",
                   "confirm": "a-new-password-1"}
 
@@ -62,6 +63,10 @@ TABLE = [
     ("GET", "/notifications/{notification}", None,                (LOGIN, 404, 404, 404, 404)),
     ("POST", "/follow/rooms/{room}", {"following": "1"},          (LOGIN, 303, 303, 303, 303)),
     ("POST", "/follow/coffees/{coffee}", {"following": "1"},      (LOGIN, 303, 303, 303, 303)),
+    ("POST", "/mute/rooms/{room}", {"muted": "1"},                (LOGIN, 303, 303, 303, 303)),
+    ("POST", "/mute/coffees/{coffee}", {"muted": "1"},            (LOGIN, 303, 303, 303, 303)),
+    ("GET", "/settings/notifications", None,                      (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/settings/notifications", NOTIFICATION_PREFS,       (LOGIN, 303, 303, 303, 303)),
 ]
 
 # Routes anyone may use; every other route must be in TABLE.
@@ -81,6 +86,8 @@ PUBLIC = {
     ("GET", "/chat/messages/<int:message_id>"),
     # Anyone may watch; posting over it re-checks the session (tests/test_chat_socket.py).
     ("GET", "/chat/<int:room_id>/ws"),
+    # A signed link in a mail: no log-in, no session (tests/test_notification_mail.py).
+    ("GET", "/unsubscribe/<token>"), ("POST", "/unsubscribe/<token>"),
 }
 
 # Sockets whose handshake checks the session itself (a socket cannot follow a redirect to
@@ -125,9 +132,15 @@ def state(db) -> tuple:
                                       Coffee.rating_count).order_by(Coffee.id)).all(),
             db.session.scalar(select(func.count(Review.id))),
             db.session.execute(select(User.username, User.role, User.display_name,
-                                      User.password_hash).order_by(User.id)).all(),
+                                      User.password_hash, User.email_digest)
+                               .order_by(User.id)).all(),
             db.session.execute(select(Message.id, Message.body, Message.deleted_at)
-                               .order_by(Message.id)).all())
+                               .order_by(Message.id)).all(),
+            db.session.execute(select(Mute.user_id, Mute.room_id, Mute.coffee_id)
+                               .order_by(Mute.id)).all(),
+            db.session.execute(select(NotificationPref.user_id, NotificationPref.kind,
+                                      NotificationPref.channel, NotificationPref.enabled)
+                               .order_by(NotificationPref.id)).all())
 
 
 def send(client, method, url, data, headers=None):

@@ -31,6 +31,8 @@ class RoomView:
     error: str | None = field(default=None)
     following_room: bool = False       # the viewer follows the room
     following_coffee: bool = False     # and, under a coffee, the coffee's reviews
+    muted_room: bool = False           # the viewer muted the room
+    muted_coffee: bool = False         # and, under a coffee, the coffee
 
     @property
     def title(self) -> str:
@@ -67,8 +69,9 @@ def room_view(room: Room, before: int | None = None, reply_to_id: int | None = N
                     synced_at=synced_at, before=before, reply_to=reply_to,
                     standalone=standalone, error=error)
     if viewer.user_id is not None:
-        view.following_room, view.following_coffee = notifications.following(
-            viewer.user_id, room.id, room.coffee_id)
+        seen = notifications.watching(viewer.user_id, room.id, room.coffee_id)
+        view.following_room, view.following_coffee = seen.following_room, seen.following_coffee
+        view.muted_room, view.muted_coffee = seen.muted_room, seen.muted_coffee
         if messages and before is None:
             _mark_read_after_render(room.id, viewer.user_id, messages[-1].id)
     return view

@@ -1,16 +1,19 @@
-"""The bell in the header and the list of one's notifications."""
-from datetime import datetime
+"""The bell in the header, the list of one's notifications, following and muting, the
+notification settings and unsubscribing from email."""
+from datetime import date, datetime, timedelta
 
-from flask import abort, redirect, render_template, request, url_for
+import click
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from flask_babel import gettext as _
-
-from webapp import htmx
-from webapp.extensions import db
+from webapp import htmx, jobs
+from webapp.extensions import csrf, db
 from webapp.models import Coffee
+from webapp.models.base import utcnow
 from webapp.notifications import bp
-from webapp.services import chat
+from webapp.notifications.forms import KIND_LABELS, PrefsForm
+from webapp.services import ServiceError, channels, chat
 from webapp.services import notifications as service
 
 PAGE_SIZE = 30
@@ -23,16 +26,18 @@ def unread_notifications() -> int:
 
 
 @bp.app_template_global()
-def notification_target(n) -> str:
-    """Where a notification leads: the message, the room, or the review."""
+def notification_target(n, external: bool = False) -> str:
+    """Where a notification leads: the message, the room, or the review (``external``:
+    an absolute address, for a mail)."""
     if n.kind in ("mention", "reply") and n.message_id is not None:
-        return url_for("chat.room", room_id=n.room_id, before=n.message_id + 1) + \
-            f"#msg-{n.message_id}"
+        return url_for("chat.room", room_id=n.room_id, before=n.message_id + 1,
+                       _external=external) + f"#msg-{n.message_id}"
     if n.kind == "chat" and n.room_id is not None:
-        return url_for("chat.room", room_id=n.room_id)
+        return url_for("chat.room", room_id=n.room_id, _external=external)
     if n.kind == "review" and n.coffee_id is not None:
-        return url_for("coffees.show", coffee_id=n.coffee_id) + f"#review-{n.review_id}"
-    return url_for("notifications.index")
+        return url_for("coffees.show", coffee_id=n.coffee_id, _external=external) + \
+            f"#review-{n.review_id}"
+    return url_for("notifications.index", _external=external)
 
 
 @bp.get("/notifications")
@@ -79,23 +84,128 @@ def follow(room_id: int | None, coffee_id: int | None):
 
     :raise 404: unknown room or coffee. :raise 422: neither 1 nor 0.
     """
+    wanted = _switch(room_id, coffee_id, "following", _("Choose to follow or not."))
+    (service.follow if wanted else service.unfollow)(current_user.id, room_id, coffee_id)
+    return _switched("notifications/_follow.html", room_id, coffee_id, following=wanted,
+                     alone=True)
+
+
+@bp.post("/mute/rooms/<int:room_id>", defaults={"coffee_id": None}, endpoint="mute_room")
+@bp.post("/mute/coffees/<int:coffee_id>", defaults={"room_id": None}, endpoint="mute_coffee")
+@login_required
+def mute(room_id: int | None, coffee_id: int | None):
+    """Mute (``muted=1``) or unmute (``0``) a room's conversation, or a coffee (its
+    reviews and its room); follows stay.
+
+    :raise 404: unknown room or coffee. :raise 422: neither 1 nor 0.
+    """
+    wanted = _switch(room_id, coffee_id, "muted", _("Choose to mute or not."))
+    (service.mute if wanted else service.unmute)(current_user.id, room_id, coffee_id)
+    return _switched("notifications/_mute.html", room_id, coffee_id, muted=wanted)
+
+
+def _switch(room_id: int | None, coffee_id: int | None, name: str, refusal: str) -> bool:
+    """The on (1) or off (0) of form field ``name`` about an existing room or coffee.
+
+    :raise 404: unknown room or coffee. :raise 422: neither 1 nor 0.
+    """
     if room_id is not None:
         chat.get_room(room_id)
     elif db.session.get(Coffee, coffee_id) is None:
         abort(404)
-    wanted = request.form.get("following")
+    wanted = request.form.get(name)
     if wanted not in ("0", "1"):
-        abort(422, description=_("Choose to follow or not."))
-    if wanted == "1":
-        service.follow(current_user.id, room_id=room_id, coffee_id=coffee_id)
-    else:
-        service.unfollow(current_user.id, room_id=room_id, coffee_id=coffee_id)
+        abort(422, description=refusal)
+    return wanted == "1"
+
+
+def _switched(fragment: str, room_id: int | None, coffee_id: int | None, **state):
+    """The button again for htmx; else back where the form came from."""
     if htmx.is_fragment_request():
-        return render_template("notifications/_follow.html", room_id=room_id,
-                               coffee_id=coffee_id, following=wanted == "1")
+        return render_template(fragment, room_id=room_id, coffee_id=coffee_id, **state)
     back = url_for("chat.room", room_id=room_id) if room_id is not None else \
         url_for("coffees.show", coffee_id=coffee_id)
     return htmx.see_other(htmx.safe_next(request.form.get("next"), back))
+
+
+# Settings ----------------------------------------------------------------------------
+
+def _channels() -> list[str]:
+    """The columns of the current user's settings: the app, then each channel they can use."""
+    return ["in_app", *(name for name, channel in channels.CHANNELS.items()
+                        if channel.available(current_user))]
+
+
+@bp.route("/settings/notifications", methods=["GET", "POST"])
+@login_required
+def settings():
+    """What to be told of, where, and how email comes; the mutes, each to undo.
+
+    :raise 422: a setting that does not exist, or no email mode (nothing is saved).
+    """
+    columns = _channels()
+    form = PrefsForm(columns)
+    if request.method == "GET":
+        current = service.prefs(current_user.id)
+        form.enabled.data = [f"{kind}.{ch}" for kind, on in current.items()
+                             for ch in columns if on[ch]]
+        form.email_mode.data = "digest" if current_user.email_digest else "immediate"
+    elif form.validate():
+        try:
+            service.save_prefs(current_user.id, form.chosen(), columns,
+                               form.email_mode.data == "digest")
+        except ServiceError as err:
+            form.form_errors.append(err.message)
+        else:
+            flash(_("Your notification settings have been saved."), "success")
+            return htmx.see_other(url_for("notifications.settings"))
+    status = 422 if form.errors or form.form_errors else 200
+    return htmx.render("notifications/settings.html", "notifications/_settings.html",
+                       status=status, form=form, columns=columns, kinds=KIND_LABELS,
+                       labels=_column_labels(), mutes=service.mutes(current_user.id))
+
+
+def _column_labels() -> dict:
+    return {"in_app": _("In the app"),
+            **{name: channel.label for name, channel in channels.CHANNELS.items()}}
+
+
+# Unsubscribing (from a mail: no log-in, no session, no CSRF token) ------------------------
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    """GET asks (mail scanners follow links and must change nothing); POST turns email
+    off for the token's kinds, from the page's button or a mail client's one-click
+    unsubscribe (RFC 8058), which has neither session nor CSRF token.
+
+    :raise 400: a forged or damaged token (nothing changes).
+    """
+    try:
+        user, kinds = channels.read_unsubscribe_token(token)
+    except ServiceError as err:
+        abort(400, description=err.message)
+    if request.method == "POST":
+        state = "done" if channels.unsubscribe(user.id, kinds) else "already"
+    else:
+        state = "ask" if channels.subscribed(user.id, kinds) else "already"
+    labels = [KIND_LABELS[kind] for kind in kinds]
+    return htmx.render("notifications/unsubscribe.html", "notifications/_unsubscribe.html",
+                       state=state, token=token, labels=labels)
+
+
+@bp.cli.command("send-digests")
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="The day (UTC) whose notifications to send; default: yesterday.")
+def send_digests(day: datetime | None) -> None:
+    """Mail each digest reader the day's notifications: one job per user (with Redis),
+    else sent here. Run it daily (cron); running it again sends nothing twice."""
+    wanted: date = day.date() if day else utcnow().date() - timedelta(days=1)
+    users = channels.digest_users(wanted)
+    for user_id in users:
+        jobs.enqueue(channels.send_digest, user_id, wanted.isoformat())
+    click.echo(f"{len(users)} digest job(s) for {wanted.isoformat()} "
+               f"{'queued' if jobs.connection(current_app) else 'run'}.")
 
 
 def _moment(value: str | None) -> datetime | None:
