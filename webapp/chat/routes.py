@@ -22,7 +22,6 @@ from webapp.errors.handlers import service_status
 from webapp.reviews.page import coffee_page_context
 from webapp.services import Forbidden, NotFound, RateLimited, ServiceError, chat
 from webapp.models.base import utcnow
-from webapp.notifications.live import open_sockets
 from webapp.services.chat import EDIT_WINDOW
 
 ROOM_PAGE, ROOM_FRAGMENT = "chat/room.html", "chat/_room.html"
@@ -49,6 +48,8 @@ def check_handshake():
     if request.headers.get("Origin") != request.host_url.rstrip("/"):
         abort(403, description=_("This connection must come from a Crema page."))
     chat.get_room(request.view_args["room_id"])
+    from webapp.notifications.live import open_sockets  # which imports the chat's live
+
     if open_sockets(current_app._get_current_object()) >= current_app.config["CHAT_MAX_SOCKETS"]:
         # Full: the page's socket reconnects later (a refused handshake is a 1006 to it),
         # perhaps to another process; page requests keep their room in the pool.
