@@ -160,3 +160,10 @@ def test_the_web_process_runs_gunicorn_conf(clean_env):
     exec(compile((root / "gunicorn.conf.py").read_text(), "gunicorn.conf.py", "exec"), settings)
     assert settings["worker_connections"] == 50
     assert settings["preload_app"] is False and settings["control_socket_disable"] is True
+
+
+@pytest.mark.parametrize("hour", ["24", "-1"])
+def test_a_digest_hour_outside_the_day_is_refused(clean_env, hour):
+    clean_env.setenv("DIGEST_HOUR", hour)
+    with pytest.raises(ConfigError, match=f"DIGEST_HOUR is {hour}; it is an hour, 0 to 23"):
+        Config()

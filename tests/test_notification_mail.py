@@ -298,3 +298,92 @@ def test_a_real_worker_mails_a_mention_exactly_once(database_url, _schema, share
     finally:
         smtp_server.clear()
         clean_up(app)
+
+
+class TestDigestRound:
+    """The worker's own daily round (with Redis), instead of cron."""
+
+    @pytest.fixture
+    def redis_app(self, database_url, _schema, shared_redis_url):
+        app = make_app(database_url, REDIS_URL=shared_redis_url, DIGEST_HOUR=6)
+        with app.app_context():
+            yield app
+            db.session.remove()
+        clean_up(app)
+
+    @staticmethod
+    def scheduled(app) -> list[tuple]:
+        from rq import Queue
+        from rq.job import Job
+
+        from webapp import jobs
+
+        queue = Queue(jobs.queue_name(app), connection=jobs.connection(app))
+        registry = queue.scheduled_job_registry
+        return [(job_id, registry.get_scheduled_time(job_id),
+                 Job.fetch(job_id, connection=queue.connection).args)
+                for job_id in registry.get_job_ids()]
+
+    def test_the_next_round_is_scheduled_once_at_the_hour_for_the_day_before(self, redis_app):
+        from datetime import datetime, timezone
+
+        before_six = datetime(2026, 11, 25, 5, 30, tzinfo=timezone.utc)
+        after_six = datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc)
+        first = channels.schedule_digest_round(redis_app, after=before_six)
+        again = channels.schedule_digest_round(redis_app, after=before_six)  # another worker
+        assert first == again
+        [(job_id, at, args)] = self.scheduled(redis_app)
+        assert (at, args) == (datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc), ("2026-11-24",))
+        later = channels.schedule_digest_round(redis_app, after=after_six)
+        assert later != first
+        assert sorted((at, args) for _, at, args in self.scheduled(redis_app)) == [
+            (datetime(2026, 11, 25, 6, 0, tzinfo=timezone.utc), ("2026-11-24",)),
+            (datetime(2026, 11, 26, 6, 0, tzinfo=timezone.utc), ("2026-11-25",))]
+
+    def test_a_round_queues_the_days_digests_and_schedules_the_next(self, redis_app):
+        from rq import Queue, SimpleWorker
+
+        from webapp import jobs
+        from webapp.services import users as user_service
+
+        reader = user_service.register_user("bob", "bob@example.com", "correct-horse-battery")
+        reader.email_digest, reader.email_confirmed_at = True, utcnow()
+        ana = user_service.register_user("ana", "ana@example.com", "correct-horse-battery")
+        db.session.commit()
+        chat.ensure_topic_rooms()
+        chat.post_message(chat.topic_rooms()[0].id, ana.id, "@bob a digest for you")
+        queue = Queue(jobs.queue_name(redis_app), connection=jobs.connection(redis_app))
+        SimpleWorker([queue], connection=queue.connection).work(burst=True)  # the mention
+
+        today = utcnow().date().isoformat()
+        channels.digest_round(today)
+        assert [(j.func_name, j.args) for j in queue.jobs] == [
+            ("webapp.services.channels.send_digest", (reader.id, today))]
+        now = utcnow()
+        next_six = now.replace(hour=6, minute=0, second=0, microsecond=0)
+        next_six += timedelta(days=1) if next_six <= now else timedelta()
+        [(_, at, args)] = self.scheduled(redis_app)
+        assert (at, args) == (next_six, ((next_six - timedelta(days=1)).date().isoformat(),))
+
+    def test_a_real_worker_schedules_the_next_round_when_it_starts(self, redis_app,
+                                                                    database_url):
+        import time
+
+        env = {**os.environ, "DATABASE_URL": database_url, "DIGEST_HOUR": "6",
+               "REDIS_URL": redis_app.config["REDIS_URL"],
+               "REDIS_PREFIX": redis_app.config["REDIS_PREFIX"]}
+        worker = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not self.scheduled(redis_app) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        [(_, at, args)] = self.scheduled(redis_app)
+        assert at > utcnow() and (at.hour, at.minute) == (6, 0)
+        assert args == ((at - timedelta(days=1)).date().isoformat(),)
+
+    def test_without_redis_nothing_is_scheduled(self, app):
+        assert channels.schedule_digest_round(app, after=utcnow()) is None

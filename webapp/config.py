@@ -97,6 +97,10 @@ class Config:
         self.MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER",
                                                   "Crema <noreply@crema.local>")
         self.MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "10"))
+        # The hour (UTC, 0-23) python -m worker sends the daily digests of the day before.
+        self.DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "6"))
+        if not 0 <= self.DIGEST_HOUR <= 23:
+            raise ConfigError(f"DIGEST_HOUR is {self.DIGEST_HOUR}; it is an hour, 0 to 23 (UTC).")
         # Chat sockets one web process takes; beyond, the handshake answers 503 and the
         # page tries again later (gunicorn.conf.py sizes gevent's pool above it).
         self.CHAT_MAX_SOCKETS = int(os.environ.get("CHAT_MAX_SOCKETS", "2000"))

@@ -3,7 +3,9 @@
 It uses the app's configuration (the environment and ``.env``, as the web process):
 ``REDIS_URL`` is required. Each job runs in a forked work horse, inside the app
 context (webapp.jobs.job); the database pool inherited from the parent is dropped in the
-child, whose connections would otherwise be the parent's.
+child, whose connections would otherwise be the parent's. A worker that is not in
+``--burst`` mode also puts the next daily digest round on the scheduler (one job id per
+day, however many workers do it).
 """
 import argparse
 import sys
@@ -12,6 +14,8 @@ from rq import Worker
 
 from webapp import jobs
 from webapp.extensions import db
+from webapp.models.base import utcnow
+from webapp.services import channels
 
 
 class CremaWorker(Worker):
@@ -66,6 +70,9 @@ def main(argv=None) -> int:
     heartbeat = args.heartbeat or app.config["WORKER_HEARTBEAT"]
     worker = CremaWorker([jobs.queue_name(app, q) for q in args.queues], connection=redis,
                          maintenance_interval=interval, job_monitoring_interval=heartbeat)
+    if not args.burst:
+        with app.app_context():
+            channels.schedule_digest_round(app, after=utcnow())
     worker.work(with_scheduler=True, burst=args.burst)
     return 0
 

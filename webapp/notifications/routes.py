@@ -199,12 +199,11 @@ def unsubscribe(token: str):
               help="The day (UTC) whose notifications to send; default: yesterday.")
 def send_digests(day: datetime | None) -> None:
     """Mail each digest reader the day's notifications: one job per user (with Redis),
-    else sent here. Run it daily (cron); running it again sends nothing twice."""
+    else sent here. python -m worker runs this daily by itself; without Redis run it
+    from cron. Running it again sends nothing twice."""
     wanted: date = day.date() if day else utcnow().date() - timedelta(days=1)
-    users = channels.digest_users(wanted)
-    for user_id in users:
-        jobs.enqueue(channels.send_digest, user_id, wanted.isoformat())
-    click.echo(f"{len(users)} digest job(s) for {wanted.isoformat()} "
+    count = channels.queue_digests(wanted)
+    click.echo(f"{count} digest job(s) for {wanted.isoformat()} "
                f"{'queued' if jobs.connection(current_app) else 'run'}.")
 
 

@@ -17,10 +17,12 @@ its defaults in DEFAULT_PREFS. There is deliberately no entry for it until it se
 Email goes only to confirmed addresses (``User.email_confirmed_at``), for the kinds with
 email on: one mail per notification (``notification:<id>``), or, for users who chose the
 digest, nothing then and one mail a day (``send_digest``, ``digest:<user id>:<day>``),
-started by ``flask notifications send-digests`` run daily (cron). Every mail carries a
+queued by the daily ``digest_round`` that ``python -m worker`` schedules at
+``DIGEST_HOUR`` (UTC), or by ``flask notifications send-digests`` (cron, without Redis). Every mail carries a
 signed one-click unsubscribe link per kind (RFC 8058).
 """
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Callable
@@ -28,13 +30,15 @@ from typing import Callable
 from flask import current_app, url_for
 from flask_babel import gettext, lazy_gettext as _l, ngettext
 from itsdangerous import BadSignature, URLSafeSerializer
+from rq import Queue, Retry
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from webapp import mail
 from webapp.extensions import db
-from webapp.jobs import job
+from webapp.jobs import RETRY_INTERVALS, connection, enqueue, job, queue_name
 from webapp.models import PREF_KINDS, Notification, Room, User
+from webapp.models.base import utcnow
 from webapp.services import ServiceError
 from webapp.services import notifications as notes
 from webapp.services.chat import room_title
@@ -138,6 +142,49 @@ def digest_users(day: date) -> list[int]:
                Notification.read_at.is_(None), Notification.created_at >= start,
                Notification.created_at < start + timedelta(days=1))
         .distinct().order_by(Notification.user_id)))
+
+
+def queue_digests(day: date) -> int:
+    """One ``send_digest`` job per digest reader of ``day`` (run at once without
+    Redis); how many. Running it again sends nothing twice (the digests' keys)."""
+    users = digest_users(day)
+    for user_id in users:
+        enqueue(send_digest, user_id, day.isoformat())
+    return len(users)
+
+
+@job
+def digest_round(day: str) -> None:
+    """The daily round, run by the worker's scheduler at ``DIGEST_HOUR`` (UTC): the
+    digests of ``day``, then the next round, a day later."""
+    try:
+        wanted = date.fromisoformat(day)
+    except (TypeError, ValueError):
+        log.info("digest_round: %r is not a day (YYYY-MM-DD); no round", day)
+        return
+    sent = queue_digests(wanted)
+    log.info("digest_round: %d digest(s) of %s queued", sent, day)
+    schedule_digest_round(current_app._get_current_object(), after=utcnow())
+
+
+def schedule_digest_round(app, after: datetime) -> str | None:
+    """Put the next digest round (the first ``DIGEST_HOUR`` o'clock UTC after
+    ``after``, for the day before it) on the worker's schedule. Its job id is the day's:
+    every worker that schedules it schedules the same one. None without Redis (run
+    ``flask notifications send-digests`` from cron instead)."""
+    redis = connection(app)
+    if redis is None:
+        return None
+    at = after.replace(hour=app.config["DIGEST_HOUR"], minute=0, second=0, microsecond=0)
+    if at <= after:
+        at += timedelta(days=1)
+    day = (at.date() - timedelta(days=1)).isoformat()
+    prefix = re.sub(r"[^A-Za-z0-9_-]", "-", app.config["REDIS_PREFIX"])  # RQ's id rules
+    job_id = f"{prefix}digest-round-{day}"
+    Queue(queue_name(app), connection=redis).enqueue_at(
+        at, digest_round, day, job_id=job_id,
+        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS))
+    return job_id
 
 
 def summary(n: Notification) -> str:
