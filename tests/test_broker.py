@@ -224,6 +224,21 @@ def test_two_processes_each_receive_every_message_once_in_order(make_broker):
     assert on_b.threads == {"broker-redis"}
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+def test_publish_many_delivers_each_to_its_channel_in_order(kind, memory, make_broker):
+    sender = memory if kind == "memory" else make_broker()
+    receiver = memory if kind == "memory" else make_broker()
+    inboxes = {user: Inbox() for user in (1, 2, 3)}
+    for user, inbox in inboxes.items():
+        receiver.subscribe(f"user:{user}", inbox)
+    sender.publish_many((f"user:{user}", {"n": n}) for n in range(100) for user in (1, 3))
+    expected = [{"n": n} for n in range(100)]
+    assert inboxes[1].wait_for(100) == expected
+    assert inboxes[3].wait_for(100) == expected
+    settle(sender, "user:2", [inboxes[2]])
+    assert inboxes[2].items == []
+
+
 def test_channels_live_under_the_prefix(make_broker, redis_url, prefix):
     broker = make_broker()
     inbox = Inbox()

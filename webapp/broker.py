@@ -56,6 +56,11 @@ class Broker:
     def publish(self, channel: str, payload: dict) -> None:
         raise NotImplementedError
 
+    def publish_many(self, messages) -> None:
+        """``publish`` each ``(channel, payload)`` of ``messages``, in order."""
+        for channel, payload in messages:
+            self.publish(channel, payload)
+
     def subscribe(self, channel: str, callback, on_reconnect=None) -> Subscription:
         raise NotImplementedError
 
@@ -170,6 +175,14 @@ class RedisBroker(Broker):
         """:raise TypeError: the payload is not JSON-serialisable.
         :raise redis.RedisError: Redis cannot be reached."""
         self.publisher.publish(self.prefix + channel, _encode(payload))
+
+    def publish_many(self, messages) -> None:
+        """As ``publish``, in one round trip (a pipeline) however many they are.
+        :raise TypeError, redis.RedisError: as ``publish``."""
+        with self.publisher.pipeline(transaction=False) as pipe:
+            for channel, payload in messages:
+                pipe.publish(self.prefix + channel, _encode(payload))
+            pipe.execute()
 
     def subscribe(self, channel: str, callback, on_reconnect=None,
                   wait: float = 5.0) -> Subscription:
