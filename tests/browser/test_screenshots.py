@@ -81,9 +81,20 @@ def test_chat_screenshot(page, demo):
     assert width == 1280
 
 
+def test_notification_settings_screenshot(page, demo):
+    page.goto("/")
+    log_in(page, "lena_brews", DEMO_PASSWORD)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.goto("/settings/notifications")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Notification settings")
+    expect(page.get_by_role("checkbox")).not_to_have_count(0)
+    width, _height = screenshot(page, "notification-settings.png")
+    assert width == 1280
+
+
 @pytest.mark.parametrize("width", [360, 768, 1280])
 @pytest.mark.parametrize("path", ["/", "/users/moderator", "/auth/register", "/auth/login",
-                                  "/chat", "/coffees/1"])
+                                  "/chat", "/coffees/1", "/auth/password/forgot"])
 def test_pages_fit_the_screen(page, demo, width, path):
     """No sideways scrolling, and the header and footer stay on screen, at any width."""
     page.set_viewport_size({"width": width, "height": 800})
