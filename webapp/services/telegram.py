@@ -12,11 +12,12 @@ Without ``TELEGRAM_BOT_TOKEN`` (``configured()`` is False) the site hides Telegr
 """
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import TelegramLink, TelegramToken, User
@@ -121,8 +122,21 @@ def link(token: str, telegram_id: int, chat_id: int, first_name: str = "",
                                 first_name=(first_name or "")[:64],
                                 username=(username or None) and username[:32],
                                 language_code=(language_code or None) and language_code[:16]))
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another account linked this Telegram account after the check above, and
+        # committed first: the unique telegram_id refuses this one.
+        db.session.rollback()
+        raise LinkError("taken") from None
     return db.session.get(User, user_id)
+
+
+def pending_link(user_id: int) -> datetime | None:
+    """When the user's unused link token expires, or None when there is none left."""
+    return db.session.scalar(select(TelegramToken.expires_at).where(
+        TelegramToken.user_id == user_id, TelegramToken.purpose == "link",
+        TelegramToken.used_at.is_(None), TelegramToken.expires_at > utcnow()))
 
 
 def link_of(user_id: int) -> TelegramLink | None:
