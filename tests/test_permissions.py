@@ -88,6 +88,8 @@ PUBLIC = {
     ("GET", "/chat/<int:room_id>/ws"),
     # A signed link in a mail: no log-in, no session (tests/test_notification_mail.py).
     ("GET", "/unsubscribe/<token>"), ("POST", "/unsubscribe/<token>"),
+    # Telegram's deliveries, authenticated by the webhook secret (tests/test_telegram_webhook.py).
+    ("POST", "/telegram/webhook"),
 }
 
 # Sockets whose handshake checks the session itself (a socket cannot follow a redirect to

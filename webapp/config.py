@@ -108,6 +108,10 @@ class Config:
         # The Bot API's base address (Telegram's, or a test server's).
         self.TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL",
                                                "https://api.telegram.org").rstrip("/")
+        # Webhook mode (instead of python -m bot): Telegram sends this secret with every
+        # update to POST /telegram/webhook, which answers 404 without it (1-256 of
+        # A-Z a-z 0-9 _ -). `flask telegram set-webhook` registers it.
+        self.TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None
         # Seconds a one-time /start token (connect, log in) stays good.
         self.TELEGRAM_TOKEN_TTL = int(os.environ.get("TELEGRAM_TOKEN_TTL", "600"))
         # Chat sockets one web process takes; beyond, the handshake answers 503 and the
