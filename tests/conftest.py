@@ -24,7 +24,7 @@ from webapp.services import users as user_service
 PASSWORD = "correct-horse-battery"
 
 # Sub-modules of fixtures, split per area as the suite grows.
-pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.catalog", "tests.fixtures.catalog_caches", "tests.fixtures.chat", "tests.fixtures.ratelimit", "tests.fixtures.chat_servers", "tests.fixtures.smtp"]
+pytest_plugins = ["tests.fixtures.browser", "tests.fixtures.catalog", "tests.fixtures.catalog_caches", "tests.fixtures.chat", "tests.fixtures.ratelimit", "tests.fixtures.chat_servers", "tests.fixtures.smtp", "tests.fixtures.telegram"]
 
 
 @pytest.fixture(scope="session")

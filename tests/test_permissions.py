@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import HX, PASSWORD
-from webapp.models import Coffee, Message, Mute, NotificationPref, Review, User
+from webapp.models import (Coffee, Message, Mute, NotificationPref, Review, TelegramLink,
+                           TelegramToken, User)
 from webapp.services import chat
 
 LOGIN = "login"
@@ -67,6 +68,11 @@ TABLE = [
     ("POST", "/mute/coffees/{coffee}", {"muted": "1"},            (LOGIN, 303, 303, 303, 303)),
     ("GET", "/settings/notifications", None,                      (LOGIN, 200, 200, 200, 200)),
     ("POST", "/settings/notifications", NOTIFICATION_PREFS,       (LOGIN, 303, 303, 303, 303)),
+    # The scene has a bot; without one these answer 404 (tests/test_telegram_settings.py).
+    ("GET", "/settings/telegram", None,                           (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/settings/telegram/connect", None,                  (LOGIN, 200, 200, 200, 200)),
+    ("GET", "/settings/telegram/status", None,                    (LOGIN, 200, 200, 200, 200)),
+    ("POST", "/settings/telegram/disconnect", None,               (LOGIN, 303, 303, 303, 303)),
 ]
 
 # Routes anyone may use; every other route must be in TABLE.
@@ -88,6 +94,8 @@ PUBLIC = {
     ("GET", "/chat/<int:room_id>/ws"),
     # A signed link in a mail: no log-in, no session (tests/test_notification_mail.py).
     ("GET", "/unsubscribe/<token>"), ("POST", "/unsubscribe/<token>"),
+    # Telegram's deliveries, authenticated by the webhook secret (tests/test_telegram_webhook.py).
+    ("POST", "/telegram/webhook"),
 }
 
 # Sockets whose handshake checks the session itself (a socket cannot follow a redirect to
@@ -103,8 +111,10 @@ CASES = [pytest.param(method, url, data, actor, expected, id=f"{method} {url} as
 
 
 @pytest.fixture
-def scene(client, auth, make_user, make_coffee, make_review):
-    """owner's coffee with owner's review, the other actors, and a way to act as one."""
+def scene(app, client, auth, make_user, make_coffee, make_review):
+    """owner's coffee with owner's review, the other actors, and a way to act as one;
+    the site has a Telegram bot."""
+    app.config.update(TELEGRAM_BOT_TOKEN="123456:test-token", TELEGRAM_BOT_USERNAME="crema_test_bot")
     owner = make_user("owner")
     coffee = make_coffee("Yirgacheffe", by=owner, notes=["blueberry"])
     review = make_review(coffee, owner, 4)
@@ -140,7 +150,11 @@ def state(db) -> tuple:
                                .order_by(Mute.id)).all(),
             db.session.execute(select(NotificationPref.user_id, NotificationPref.kind,
                                       NotificationPref.channel, NotificationPref.enabled)
-                               .order_by(NotificationPref.id)).all())
+                               .order_by(NotificationPref.id)).all(),
+            db.session.execute(select(TelegramToken.token_hash, TelegramToken.used_at)
+                               .order_by(TelegramToken.id)).all(),
+            db.session.execute(select(TelegramLink.user_id, TelegramLink.telegram_id)
+                               .order_by(TelegramLink.id)).all())
 
 
 def send(client, method, url, data, headers=None):

@@ -51,6 +51,7 @@ def register_blueprints(app: Flask) -> None:
     from webapp.notifications import bp as notifications_bp
     from webapp.profiles import bp as profiles_bp
     from webapp.reviews import bp as reviews_bp
+    from webapp.telegram import bp as telegram_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -60,6 +61,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(reviews_bp)
     app.register_blueprint(chat_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(telegram_bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

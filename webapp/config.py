@@ -101,6 +101,19 @@ class Config:
         self.DIGEST_HOUR = int(os.environ.get("DIGEST_HOUR", "6"))
         if not 0 <= self.DIGEST_HOUR <= 23:
             raise ConfigError(f"DIGEST_HOUR is {self.DIGEST_HOUR}; it is an hour, 0 to 23 (UTC).")
+        # Telegram (bot/, webapp/services/telegram.py): without a token and the bot's
+        # username the site hides Telegram and python -m bot says what to set.
+        self.TELEGRAM_BOT_TOKEN = os.environ.get("TELEGRAM_BOT_TOKEN") or None
+        self.TELEGRAM_BOT_USERNAME = (os.environ.get("TELEGRAM_BOT_USERNAME") or "").lstrip("@") or None
+        # The Bot API's base address (Telegram's, or a test server's).
+        self.TELEGRAM_API_URL = os.environ.get("TELEGRAM_API_URL",
+                                               "https://api.telegram.org").rstrip("/")
+        # Webhook mode (instead of python -m bot): Telegram sends this secret with every
+        # update to POST /telegram/webhook, which answers 404 without it (1-256 of
+        # A-Z a-z 0-9 _ -). `flask telegram set-webhook` registers it.
+        self.TELEGRAM_WEBHOOK_SECRET = os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None
+        # Seconds a one-time /start token (connect, log in) stays good.
+        self.TELEGRAM_TOKEN_TTL = int(os.environ.get("TELEGRAM_TOKEN_TTL", "600"))
         # Chat sockets one web process takes; beyond, the handshake answers 503 and the
         # page tries again later (gunicorn.conf.py sizes gevent's pool above it).
         self.CHAT_MAX_SOCKETS = int(os.environ.get("CHAT_MAX_SOCKETS", "2000"))
@@ -178,3 +191,4 @@ class TestConfig(Config):
         self.REDIS_URL = redis_url or os.environ.get("TEST_REDIS_URL") or None
         self.REDIS_PREFIX = f"crema-test-{secrets.token_hex(4)}:"
         self.MAIL_SERVER = None  # tests that mail start their own (tests/fixtures/smtp.py)
+        self.TELEGRAM_BOT_TOKEN = None  # tests with a bot set their own (a fake Bot API)

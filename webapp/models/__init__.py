@@ -5,9 +5,10 @@ from webapp.models.notification import (CHANNELS, NOTIFICATION_KINDS, PREF_KINDS
                                        Follow, Mute, Notification, NotificationPref)
 from webapp.models.review import BREW_METHODS, Review, ReviewTag
 from webapp.models.session import UserSession
+from webapp.models.telegram import TelegramLink, TelegramToken
 from webapp.models.user import ROLES, User
 
 __all__ = ["BREW_METHODS", "CHANNELS", "NOTIFICATION_KINDS", "PREF_KINDS", "PROCESSES", "ROASTS",
            "ROLES", "Coffee", "CoffeeNote", "CoffeeTerm", "Delivery", "Follow", "Mention",
            "Message", "Mute", "Notification", "NotificationPref", "Review", "ReviewTag", "Room",
-           "RoomRead", "User", "UserSession"]
+           "RoomRead", "TelegramLink", "TelegramToken", "User", "UserSession"]

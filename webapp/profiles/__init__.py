@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("profiles", __name__)
 
-from webapp.profiles import routes  # noqa: E402,F401
+from webapp.profiles import routes, telegram  # noqa: E402,F401
