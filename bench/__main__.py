@@ -4,7 +4,6 @@ Both routes are served by the same gunicorn (gevent worker, as deployed) in the
 same run, so the ratio does not depend on how fast this machine happens to be.
 """
 import argparse
-import os
 import statistics
 import sys
 from datetime import datetime, timezone
@@ -54,12 +53,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "all"], default="all")
-    parser.add_argument("--pg-server", default=os.environ.get(
-        "BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--redis", default=os.environ.get(
-        "BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        help="Redis for the web processes' shared catalog version ('' for none)")
-    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    harness.add_service_arguments(
+        parser, "Redis for the web processes' shared catalog version ('' for none)")
     return parser.parse_args()
 
 

@@ -19,7 +19,6 @@ prefix of this run, deleted at the end. Figures go to BENCHMARKS.md (this sectio
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -50,11 +49,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--cross-messages", type=int, default=50, help="part 3: messages timed")
     parser.add_argument("--parts", default="1,2,3",
                         help="which parts to run; BENCHMARKS.md is written only with all three")
-    parser.add_argument("--redis", default=os.environ.get(
-        "BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--pg-server", default=os.environ.get(
-        "BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    harness.add_service_arguments(parser)
     return parser.parse_args()
 
 

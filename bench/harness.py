@@ -111,6 +111,16 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+
+def add_service_arguments(parser, redis_help: str | None = None) -> None:
+    """The options every bench shares: the PostgreSQL server (``BENCH_PG_SERVER``), the
+    Redis (``BENCH_REDIS_URL``) and the report's path."""
+    parser.add_argument("--pg-server", default=os.environ.get(
+        "BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--redis", default=os.environ.get(
+        "BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"), help=redis_help)
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+
 @dataclass
 class Server:
     base: str  # http://127.0.0.1:<port>

@@ -50,11 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--followers", type=int, default=1000, help="part 2: the big room")
     parser.add_argument("--rounds", type=int, default=15, help="part 2: jobs timed per case")
     parser.add_argument("--jobs", type=int, default=600, help="part 3: messages told")
-    parser.add_argument("--redis", default=os.environ.get(
-        "BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--pg-server", default=os.environ.get(
-        "BENCH_PG_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
-    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    harness.add_service_arguments(parser)
     return parser.parse_args()
 
 
