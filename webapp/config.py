@@ -138,6 +138,11 @@ class Config:
             "password-reset-account": os.environ.get("PASSWORD_RESET_LIMIT_ACCOUNT",
                                                      "3 per hour"),
             "confirm-resend": os.environ.get("EMAIL_CONFIRM_RESEND_LIMIT", "3 per hour"),
+            # What the site sends through the bot (webapp/services/telegram_send.py):
+            # under Telegram's 30 a second overall (its replies to commands keep the
+            # rest) and its 1 a second per chat.
+            "telegram-send": os.environ.get("TELEGRAM_SEND_LIMIT", "25 per second"),
+            "telegram-chat": os.environ.get("TELEGRAM_CHAT_LIMIT", "1 per second"),
         }
         # Account mail (webapp/services/account_mail.py): seconds a password reset link
         # and an email confirmation link stay valid.
