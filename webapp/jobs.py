@@ -67,10 +67,12 @@ def connection(app) -> Redis | None:
     return app.extensions["rq_redis"]
 
 
-def enqueue(func, *args, queue: str = DEFAULT_QUEUE, job_id: str | None = None):
+def enqueue(func, *args, queue: str = DEFAULT_QUEUE, job_id: str | None = None,
+            timeout: int | None = None):
     """Run ``func(*args)`` in the background: an RQ job (returned) with Redis, else now,
     in this process (None; a failure is logged, never raised to the caller, whose
-    transaction is committed already)."""
+    transaction is committed already). ``timeout``: seconds the job may run (RQ's
+    default, 180, when None)."""
     app = current_app._get_current_object()
     redis = connection(app)
     if redis is None:
@@ -83,5 +85,5 @@ def enqueue(func, *args, queue: str = DEFAULT_QUEUE, job_id: str | None = None):
             log.exception("job %s%r failed", getattr(func, "__name__", func), args)
         return None
     return Queue(queue_name(app, queue), connection=redis).enqueue(
-        func, *args, job_id=job_id, retry=Retry(max=len(RETRY_INTERVALS),
-                                                interval=RETRY_INTERVALS))
+        func, *args, job_id=job_id, job_timeout=timeout,
+        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS))

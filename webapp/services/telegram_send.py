@@ -20,6 +20,7 @@ Texts go as plain text (no ``parse_mode``): nobody's name or message can inject 
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from flask import current_app
 from telebot import TeleBot, apihelper, types
@@ -65,8 +66,13 @@ def sender(app=None) -> TeleBot:
 
 
 def send(chat_id: int, text: str, reply_markup=None, reply_to: int | None = None,
-         quiet: bool = False) -> types.Message:
+         quiet: bool = False, claim: Callable[[], bool] | None = None) -> types.Message | None:
     """Send ``text`` to ``chat_id`` in turn; the message Telegram made.
+
+    ``claim``, when given, is called once, after the first turn is taken and right before
+    the first call to Telegram (a broadcast commits its recipient as ``sending`` there, so
+    that a kill while waiting for the turn loses nobody); when it answers False, nothing
+    is sent and ``send`` returns None.
 
     :raise Blocked: 403; the chat's link is marked inactive (commit to keep that).
     :raise SendFailed: Telegram did not take it (see the module's docstring).
@@ -78,6 +84,10 @@ def send(chat_id: int, text: str, reply_markup=None, reply_to: int | None = None
     reply = types.ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     for attempt in range(1, ATTEMPTS + 1):
         take_turn(chat_id)
+        if claim is not None:
+            if not claim():
+                return None
+            claim = None
         try:
             return bot.send_message(chat_id, text, reply_markup=reply_markup,
                                     reply_parameters=reply, disable_notification=quiet or None,
