@@ -56,3 +56,16 @@ def fail_without_bio(user_id: int) -> None:
     user = db.session.get(User, user_id)
     if not user.bio:
         raise RuntimeError(f"user {user_id} has no bio yet")
+
+
+@job
+def deliver_broadcast_telling(broadcast_id: int) -> None:
+    """deliver_broadcast, which first writes its process's id (the work horse's) under
+    ``<REDIS_PREFIX>horse``, for a test that kills it."""
+    from flask import current_app
+
+    from webapp import jobs
+    from webapp.services import broadcasts
+
+    jobs.connection(current_app).set(f"{current_app.config['REDIS_PREFIX']}horse", os.getpid())
+    broadcasts.deliver_broadcast(broadcast_id)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import HX, PASSWORD
-from webapp.models import (Coffee, Message, Mute, NotificationPref, Review, TelegramLink,
-                           TelegramToken, User)
+from webapp.models import (Broadcast, Coffee, Message, Mute, NotificationPref, Review,
+                           TelegramLink, TelegramToken, User)
 from webapp.services import chat
 
 LOGIN = "login"
@@ -53,6 +53,12 @@ TABLE = [
     # {job} is no job: an admin gets 404 (tests/test_admin_jobs.py requeues real ones).
     ("POST", "/admin/jobs/{job}/requeue", None,                   (LOGIN, 403, 403, 403, 404)),
     ("POST", "/admin/jobs/requeue", None,                         (LOGIN, 403, 403, 403, 303)),
+    ("GET", "/admin/broadcast", None,                             (LOGIN, 403, 403, 403, 200)),
+    # Finds coffees for the form; sending is tested in tests/test_broadcasts.py.
+    ("POST", "/admin/broadcast", {"text": "Hi", "action": "search"}, (LOGIN, 403, 403, 403, 200)),
+    # {broadcast} is no broadcast: an admin gets 404.
+    ("GET", "/admin/broadcast/{broadcast}", None,                 (LOGIN, 403, 403, 403, 404)),
+    ("GET", "/admin/broadcasts", None,                            (LOGIN, 403, 403, 403, 200)),
     ("POST", "/chat/{room}/messages", {"body": "Hello there"},     (LOGIN, 303, 303, 303, 303)),
     # {message} is owner's: only its author edits it; moderators delete any message.
     ("GET", "/chat/messages/{message}/edit", None,                (LOGIN, 403, 200, 403, 403)),
@@ -125,7 +131,7 @@ def scene(app, client, auth, make_user, make_coffee, make_review):
     message = chat.post_message(room.id, owner.id, "The owner's message")
     ids = {"coffee": coffee.id, "review": review.id, "other": other.id, "session": 999_999,
            "room": room.id, "message": message.id, "notification": 999_999,
-           "job": "no-such-job"}
+           "job": "no-such-job", "broadcast": 999_999}
 
     def act(actor):
         if actor != "anonymous":
@@ -154,7 +160,8 @@ def state(db) -> tuple:
             db.session.execute(select(TelegramToken.token_hash, TelegramToken.used_at)
                                .order_by(TelegramToken.id)).all(),
             db.session.execute(select(TelegramLink.user_id, TelegramLink.telegram_id)
-                               .order_by(TelegramLink.id)).all())
+                               .order_by(TelegramLink.id)).all(),
+            db.session.scalar(select(func.count(Broadcast.id))))
 
 
 def send(client, method, url, data, headers=None):
@@ -190,7 +197,8 @@ def test_every_route_is_public_or_in_the_table(app):
     converters = {"coffee": "<int:coffee_id>", "review": "<int:review_id>",
                   "other": "<int:user_id>", "session": "<int:session_id>",
                   "room": "<int:room_id>", "message": "<int:message_id>",
-                  "notification": "<int:notification_id>", "job": "<job_id>"}
+                  "notification": "<int:notification_id>", "job": "<job_id>",
+                  "broadcast": "<int:broadcast_id>"}
     tabled = {(method, url.format(**converters)) for method, url, _data, _ in TABLE}
     routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
               for method in rule.methods - {"HEAD", "OPTIONS"}}

@@ -177,6 +177,7 @@ class Config:
     LANGUAGES = {"en": "English", "ru": "Русский"}
     USERS_PER_PAGE = 25
     JOBS_PER_PAGE = 25
+    BROADCASTS_PER_PAGE = 25
     COFFEES_PER_PAGE = 20
     REVIEWS_PER_PAGE = 10
 
