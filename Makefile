@@ -31,6 +31,7 @@ bench: $(BIN)/.test-installed  ## Performance ratios, written to BENCHMARKS.md
 	$(BIN)/python -m bench.ratings
 	$(BIN)/python -m bench.chat
 	$(BIN)/python -m bench.notifications
+	$(BIN)/python -m bench.broadcast
 
 migrate: $(BIN)/.installed  ## Apply migrations only
 	$(BIN)/flask db upgrade

@@ -176,15 +176,5 @@ def write(path: Path, results: dict, command: str, moment) -> None:
         "",
     ]
     old = path.read_text() if path.exists() else "# Benchmarks\n"
-    path.write_text(replace_section(old, "\n".join(lines)))
+    path.write_text(harness.replace_section(old, SECTION, "\n".join(lines)))
     print(f"wrote {path}")
-
-
-def replace_section(document: str, section: str) -> str:
-    """``document`` with its ``SECTION`` (up to the next level-2 heading) replaced by
-    ``section``, or ``section`` appended."""
-    parts = harness.sections(document)
-    texts = [section if heading == SECTION else text_ for heading, text_ in parts]
-    if SECTION not in (heading for heading, _ in parts):
-        texts.append(section)
-    return "\n\n".join(t.strip("\n") for t in texts if t.strip()) + "\n"

@@ -105,6 +105,16 @@ def keep_other_sections(old: str, new: str) -> str:
     return "\n\n".join([new.rstrip("\n"), *(t.rstrip("\n") for t in others)]) + "\n"
 
 
+def replace_section(document: str, heading: str, section: str) -> str:
+    """``document`` with its section under ``heading`` replaced by ``section``, or with
+    it added at the end (each bench writes its own section of BENCHMARKS.md)."""
+    parts = sections(document)
+    texts = [section if h == heading else text_ for h, text_ in parts]
+    if heading not in (h for h, _ in parts):
+        texts.append(section)
+    return "\n\n".join(t.strip("\n") for t in texts if t.strip()) + "\n"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

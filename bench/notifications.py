@@ -493,16 +493,6 @@ def report(latency: dict, fanout: list[dict], throughput: dict, args) -> str:
     return "\n".join(lines)
 
 
-def replace_section(document: str, section: str) -> str:
-    """``document`` with its notifications section replaced by ``section``, or with it
-    added at the end."""
-    parts = harness.sections(document)
-    texts = [section if heading == SECTION else text_ for heading, text_ in parts]
-    if SECTION not in (heading for heading, _ in parts):
-        texts.append(section)
-    return "\n\n".join(t.strip("\n") for t in texts if t.strip()) + "\n"
-
-
 def main() -> int:
     args = parse_args()
     from tests.conftest import make_app, scratch_postgres_database, upgrade_database
@@ -520,7 +510,8 @@ def main() -> int:
             cleanup(app)
     path = Path(args.output)
     old = path.read_text() if path.exists() else "# Benchmarks\n"
-    path.write_text(replace_section(old, report(latency, fanout, throughput, args)))
+    section = report(latency, fanout, throughput, args)
+    path.write_text(harness.replace_section(old, SECTION, section))
     print(f"wrote {path}")
     return 0
 
