@@ -290,6 +290,24 @@ class TestPages:
         assert "This confirmation was used or has expired" in again.get_data(as_text=True)
         assert saved() == (1, 3) and len(tg.sent()) == 3
 
+    def test_a_message_changed_after_confirming_is_asked_again(self, tg, admin):
+        client, _root = admin
+        linked_users(2)
+        form = {"text": "Big news", "audience": "all", "action": "send"}
+        html = client.post("/admin/broadcast", data=form).get_data(as_text=True)
+        code = re.search(r'name="confirm" value="([^"]+)"', html).group(1)
+        changed = client.post("/admin/broadcast", data={**form, "text": "Other news",
+                                                         "confirm": code})
+        html = changed.get_data(as_text=True)
+        assert changed.status_code == 200 and "This message goes to 2 people" in html
+        assert saved() == (0, 0) and tg.sent() == []
+        new_code = re.search(r'name="confirm" value="([^"]+)"', html).group(1)
+        assert new_code != code
+        done = client.post("/admin/broadcast", data={**form, "text": "Other news",
+                                                      "confirm": new_code})
+        assert done.status_code == 303
+        assert [p["text"] for p in tg.sent()] == ["Other news", "Other news"]
+
     def test_the_final_report_both_ways_without_polling(self, tg, admin):
         client, root = admin
         linked_users(2)

@@ -6,6 +6,7 @@ POST carrying a one-time code kept in the session, so that a double click sends 
 the broadcast is then written and its job queued, and the browser goes to its progress
 page, which htmx refreshes every second until the job is done.
 """
+import hashlib
 import secrets
 
 from flask import current_app, flash, request, session, url_for
@@ -39,17 +40,40 @@ def broadcast():
             service.preview(current_user.id, form.text.data or "")
             return _form_page(form, notice=_("The preview is in your Telegram."))
         if action == "send" and form.confirm.data:
-            return _send(form)
-        if action == "send":
+            confirmed = _confirmed(form)
+            if confirmed is False:
+                form.form_errors.append(_("This confirmation was used or has expired: nothing "
+                                          "was sent now. Check the past broadcasts, then send "
+                                          "again."))
+                return _form_page(form, status=422)
+            if confirmed:
+                return _send(form)
+        if action == "send":  # first step, or the message or audience changed since
             count = _check(form)
             if count is None:
                 return _form_page(form, status=422)
-            session[CONFIRM_KEY] = code = secrets.token_urlsafe(16)
+            code = secrets.token_urlsafe(16)
+            session[CONFIRM_KEY] = f"{code}:{_digest(form)}"
             return _form_page(form, confirm=code, count=count)
     except ServiceError as err:
         show_service_error(form, err)
         return _form_page(form, status=422)
     return _form_page(form)  # search: the same form, the coffees found
+
+
+def _digest(form) -> str:
+    """What the admin confirmed: the message and the audience."""
+    what = "\0".join([form.text.data or "", form.audience.data or "", str(form.coffee.data)])
+    return hashlib.sha256(what.encode()).hexdigest()
+
+
+def _confirmed(form) -> bool | None:
+    """True: the code the confirmation carried, for this very message and audience (used
+    up now); None: the code, but the form changed since (ask again); False: no such code."""
+    code, _sep, digest = session.pop(CONFIRM_KEY, "").partition(":")
+    if not code or not secrets.compare_digest(code, form.confirm.data):
+        return False
+    return True if secrets.compare_digest(digest, _digest(form)) else None
 
 
 def _check(form) -> int | None:
@@ -66,10 +90,6 @@ def _check(form) -> int | None:
 
 
 def _send(form):
-    if not secrets.compare_digest(session.pop(CONFIRM_KEY, ""), form.confirm.data):
-        form.form_errors.append(_("This confirmation was used or has expired: nothing was "
-                                  "sent now. Check the past broadcasts, then send again."))
-        return _form_page(form, status=422)
     made = service.create(current_user.id, form.text.data or "", form.audience.data,
                           form.coffee.data)
     flash(ngettext("The broadcast is on its way to %(num)d person.",
