@@ -65,17 +65,6 @@ def make_linked_users(count: int) -> int:
     return ids["bench_admin"]
 
 
-def wait_until(condition, seconds: float, what: str, worker=None):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = condition()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} within {seconds:.0f} s" + (
-        f"; the worker said:\n{worker.output()[-3000:]}" if worker else ""))
-
-
 def done(broadcast_id: int) -> bool:
     from webapp.extensions import db
     from webapp.models import Broadcast
@@ -91,7 +80,7 @@ def run(app, url: str, api, author: int, users: int, kill: bool) -> dict:
     from rq import Worker
 
     from tests import jobs as test_jobs
-    from tests.fixtures.jobs import WorkerProcess, gone, queue
+    from tests.fixtures.jobs import WorkerProcess, gone, queue, wait_for
     from webapp import jobs
     from webapp.services import broadcasts
 
@@ -106,22 +95,22 @@ def run(app, url: str, api, author: int, users: int, kill: bool) -> dict:
     workers = [WorkerProcess(app, url, *FAST)]
     gap = 0.0
     try:
-        wait_until(lambda: Worker.count(queue=queue(app)) >= 1, 60, "the worker did not start",
+        wait_for(lambda: Worker.count(queue=queue(app)) >= 1, 60, "the worker did not start",
                    workers[0])
         started = time.monotonic()
         made = broadcasts.create(author, f"Bench broadcast {uuid.uuid4().hex[:6]}", "all")
         if kill:
-            horse = int(wait_until(lambda: redis.get(horse_key), 60, "the job did not start",
+            horse = int(wait_for(lambda: redis.get(horse_key), 60, "the job did not start",
                                    workers[0]))
-            wait_until(lambda: sum(api.delivered.values()) >= users // 2, users, "half not sent",
+            wait_for(lambda: sum(api.delivered.values()) >= users // 2, users, "half not sent",
                        workers[0])
             os.kill(horse, signal.SIGKILL)
             os.kill(workers[0].pid, signal.SIGKILL)
             workers[0].proc.wait(10)
-            wait_until(lambda: gone(horse), 10, "the work horse did not die")
+            wait_for(lambda: gone(horse), 10, "the work horse did not die")
             killed_at = sum(api.delivered.values())
             workers.append(WorkerProcess(app, url, *FAST))
-        wait_until(lambda: done(made.id), 3 * users / 25 + 120, "the broadcast did not finish",
+        wait_for(lambda: done(made.id), 3 * users / 25 + 120, "the broadcast did not finish",
                    workers[-1])
         wall = time.monotonic() - started
     finally:
