@@ -138,6 +138,8 @@ class Config:
             "password-reset-account": os.environ.get("PASSWORD_RESET_LIMIT_ACCOUNT",
                                                      "3 per hour"),
             "confirm-resend": os.environ.get("EMAIL_CONFIRM_RESEND_LIMIT", "3 per hour"),
+            "bot-command": os.environ.get("BOT_COMMAND_LIMIT", "20 per minute"),
+            "bot-command-notice": os.environ.get("BOT_COMMAND_NOTICE_LIMIT", "1 per minute"),
         }
         # Account mail (webapp/services/account_mail.py): seconds a password reset link
         # and an email confirmation link stay valid.

@@ -37,6 +37,7 @@ from webapp.jobs import job
 from webapp.models import (PREF_KINDS, Coffee, Follow, Mention, Message, Mute, Notification,
                            NotificationPref, Review, Room, User)
 from webapp.models.base import utcnow
+from webapp.models.notification import CHANNELS as STORED_CHANNELS
 from webapp.services import ServiceError
 from webapp.services.chat import room_title
 
@@ -282,14 +283,8 @@ def save_prefs(user_id: int, enabled: set[tuple[str, str]], channels, email_dige
     if any(ch not in pref_channels() for ch in channels) or any(
             kind not in PREF_KINDS or ch not in channels for kind, ch in enabled):
         raise ServiceError(_l("There is no such notification setting."))
-    rows = [{"user_id": user_id, "kind": kind, "channel": ch, "enabled": (kind, ch) in enabled}
-            for kind in PREF_KINDS for ch in channels]
-    if rows:
-        stmt = _insert(NotificationPref).values(rows)
-        db.session.execute(stmt.on_conflict_do_update(
-            index_elements=[NotificationPref.user_id, NotificationPref.kind,
-                            NotificationPref.channel],
-            set_={"enabled": stmt.excluded.enabled}))
+    _store_prefs([{"user_id": user_id, "kind": kind, "channel": ch,
+                   "enabled": (kind, ch) in enabled} for kind in PREF_KINDS for ch in channels])
     db.session.execute(update(User).where(User.id == user_id).values(email_digest=email_digest))
     db.session.commit()
 
@@ -299,14 +294,35 @@ def turn_off(user_id: int, kinds, channel: str) -> bool:
     current = prefs(user_id)
     if not any(current[kind].get(channel) for kind in kinds):
         return False
-    stmt = _insert(NotificationPref).values([
-        {"user_id": user_id, "kind": kind, "channel": channel, "enabled": False}
-        for kind in kinds])
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[NotificationPref.user_id, NotificationPref.kind, NotificationPref.channel],
-        set_={"enabled": False}))
+    _store_prefs([{"user_id": user_id, "kind": kind, "channel": channel, "enabled": False}
+                  for kind in kinds])
     db.session.commit()
     return True
+
+
+def set_pref(user_id: int, kind: str, channel: str, enabled: bool) -> None:
+    """Turn one kind on or off on one channel.
+
+    Any channel a choice can be stored for (``models.CHANNELS``) is accepted, registered
+    in webapp.services.channels or not yet: the bot's /settings keeps the Telegram
+    choices before the Telegram channel sends, so they hold once it does.
+
+    :raise ServiceError: a kind or channel that does not exist.
+    """
+    if kind not in PREF_KINDS or channel not in STORED_CHANNELS:
+        raise ServiceError(_l("There is no such notification setting."))
+    _store_prefs([{"user_id": user_id, "kind": kind, "channel": channel, "enabled": enabled}])
+    db.session.commit()
+
+
+def _store_prefs(rows: list[dict]) -> None:
+    """Insert these choices, or overwrite them where made before (not committed)."""
+    if rows:
+        stmt = _insert(NotificationPref).values(rows)
+        db.session.execute(stmt.on_conflict_do_update(
+            index_elements=[NotificationPref.user_id, NotificationPref.kind,
+                            NotificationPref.channel],
+            set_={"enabled": stmt.excluded.enabled}))
 
 
 # Reading and marking -------------------------------------------------------------
@@ -384,6 +400,15 @@ def follow(user_id: int, room_id: int | None = None, coffee_id: int | None = Non
 
 def unfollow(user_id: int, room_id: int | None = None, coffee_id: int | None = None) -> None:
     _drop(Follow, user_id, room_id, coffee_id)
+
+
+def followed_coffees(user_id: int, coffee_ids) -> set[int]:
+    """Which of ``coffee_ids`` the user follows, in one query."""
+    coffee_ids = sorted(set(coffee_ids))
+    if not coffee_ids:
+        return set()
+    return set(db.session.scalars(select(Follow.coffee_id).where(
+        Follow.user_id == user_id, Follow.coffee_id.in_(coffee_ids))))
 
 
 def following(user_id: int, room_id: int | None = None,
