@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from flask import current_app, g, url_for
 from flask_babel import format_decimal, format_number, gettext as _, lazy_gettext as _l, ngettext
 from telebot import TeleBot, types, util
+from telebot.apihelper import ApiTelegramException
 
 from bot import keyboards, messages
 from bot.handlers import settings_url, speaking_to
@@ -115,40 +116,41 @@ def top(message: types.Message, bot: TeleBot) -> None:
     """``/top``: the best rated coffees, ranked as the catalog's "top rated"."""
     coffees = coffee_service.top_rated(TOP_COUNT)
     urls = coffee_urls([c.id for c in coffees])
-    with speaking_to(message.from_user):
-        if not coffees:
-            text = _("No coffee has enough ratings to rank yet.")
-        else:
-            text = "\n\n".join([_("Top rated on Crema:")] + [
-                coffee_line(n, c, urls[c.id]) for n, c in enumerate(coffees, 1)])
-        messages.send(bot, message.chat.id, text)
-
-
-def _excerpt(body: str) -> str:
-    text = " ".join((body or "").split())
-    return text if len(text) <= EXCERPT_MAX else text[:EXCERPT_MAX - 1].rstrip() + "…"
+    send_list(message, bot, _l("Top rated on Crema:"),
+              _l("No coffee has enough ratings to rank yet."),
+              lambda: [coffee_line(n, c, urls[c.id]) for n, c in enumerate(coffees, 1)])
 
 
 def latest(message: types.Message, bot: TeleBot) -> None:
     """``/latest``: the newest reviews, each with its coffee, author, rating and words."""
     found = reviews.latest_reviews(LATEST_COUNT)
     urls = coffee_urls([r.coffee_id for r in found])
+    send_list(message, bot, _l("Newest reviews:"), _l("No reviews yet."),
+              lambda: [review_entry(r, urls[r.coffee_id]) for r in found])
+
+
+def send_list(message: types.Message, bot: TeleBot, heading, empty, entries) -> None:
+    """``heading`` and the ``entries()`` (made in the sender's language), a blank line
+    between them, in as many messages as that takes; ``empty`` when there are none."""
     with speaking_to(message.from_user):
-        if not found:
-            text = _("No reviews yet.")
-        else:
-            entries = [_("Newest reviews:")]
-            for review in found:
-                rating = format_decimal(review.stars, format="0.#")
-                entry = _("%(coffee)s (%(roaster)s): ★ %(rating)s by %(author)s",
-                          coffee=review.coffee.name, roaster=review.coffee.roaster,
-                          rating=rating, author=review.user.display_name or
-                          f"@{review.user.username}")
-                if review.body.strip():
-                    entry += f"\n“{_excerpt(review.body)}”"
-                entries.append(f"{entry}\n{urls[review.coffee_id]}")
-            text = "\n\n".join(entries)
+        lines = entries()
+        text = "\n\n".join([str(heading), *lines]) if lines else str(empty)
         messages.send(bot, message.chat.id, text)
+
+
+def review_entry(review, url: str) -> str:
+    entry = _("%(coffee)s (%(roaster)s): ★ %(rating)s by %(author)s",
+              coffee=review.coffee.name, roaster=review.coffee.roaster,
+              rating=format_decimal(review.stars, format="0.#"),
+              author=review.user.display_name or f"@{review.user.username}")
+    if review.body.strip():
+        entry += f"\n“{_excerpt(review.body)}”"
+    return f"{entry}\n{url}"
+
+
+def _excerpt(body: str) -> str:
+    text = " ".join((body or "").split())
+    return text if len(text) <= EXCERPT_MAX else text[:EXCERPT_MAX - 1].rstrip() + "…"
 
 
 def search(message: types.Message, bot: TeleBot) -> None:
@@ -285,9 +287,8 @@ def follow(user_id: int, action: keyboards.Follow, query: types.CallbackQuery,
     shown = keyboards.followed_in(getattr(message, "reply_markup", None))
     if shown:
         followed = notifications.followed_coffees(user_id, shown)
-        bot.edit_message_reply_markup(message.chat.id, message.message_id,
-                                      reply_markup=keyboards.refollowed(message.reply_markup,
-                                                                        followed))
+        _edit(bot.edit_message_reply_markup, message.chat.id, message.message_id,
+              reply_markup=keyboards.refollowed(message.reply_markup, followed))
     if action.on:
         return _("Following %(name)s.", name=coffee.name)
     return _("No longer following %(name)s.", name=coffee.name)
@@ -299,6 +300,16 @@ def set_pref(user_id: int, action: keyboards.Pref, query: types.CallbackQuery,
     choices = telegram_prefs(user_id)
     message = query.message
     if getattr(message, "chat", None) is not None:
-        bot.edit_message_text(settings_text(choices), message.chat.id, message.message_id,
-                              reply_markup=keyboards.prefs(choices))
+        _edit(bot.edit_message_text, settings_text(choices), message.chat.id,
+              message.message_id, reply_markup=keyboards.prefs(choices))
     return pref_line(action.kind, action.on)
+
+
+def _edit(method, *args, **kwargs) -> None:
+    """Show the new state under a button; a message Telegram will not edit (unchanged
+    since a tap delivered twice, deleted, too old) is left as it is, and the tap is still
+    answered."""
+    try:
+        method(*args, **kwargs)
+    except ApiTelegramException as err:
+        log.info("%s refused (%s %s)", err.function_name, err.error_code, err.description)

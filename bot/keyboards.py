@@ -105,7 +105,8 @@ def results(coffees: list[tuple[int, str]], followed: set[int]) -> types.InlineK
     return markup
 
 
-def refollowed(markup: types.InlineKeyboardMarkup, followed: set[int]) -> types.InlineKeyboardMarkup:
+def refollowed(markup: types.InlineKeyboardMarkup,
+               followed: set[int]) -> types.InlineKeyboardMarkup:
     """``markup`` (a results message's, as Telegram sent it back) with each follow button
     showing whether the coffee is in ``followed`` now."""
     rows = []

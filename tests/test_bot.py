@@ -81,15 +81,22 @@ class BotProcess:
 def bot_process(database_url, _schema, telegram_server, tmp_path_factory):
     """One bot for the module's conversations (each test uses its own Telegram users'
     updates; update ids only grow, so a test never sees another's)."""
-    bot = BotProcess(bot_env(database_url, telegram_server.url),
-                     tmp_path_factory.mktemp("bot") / "bot.log")
+    bot = polling_bot(bot_env(database_url, telegram_server.url), telegram_server,
+                      tmp_path_factory.mktemp("bot") / "bot.log")
+    yield bot
+    bot.stop()
+
+
+def polling_bot(env: dict, server, log: Path) -> BotProcess:
+    """``python -m bot`` started with ``env``, once it polls ``server`` (the fake Bot API)."""
+    bot = BotProcess(env, log)
     try:
-        telegram_server.wait_for("getUpdates", where=lambda c: c.token == TOKEN, timeout=60)
+        server.wait_for("getUpdates", where=lambda c: c.token == env["TELEGRAM_BOT_TOKEN"],
+                        timeout=60)
     except AssertionError:
         bot.stop()
         raise AssertionError("the bot never polled:\n" + bot.output()) from None
-    yield bot
-    bot.stop()
+    return bot
 
 
 @pytest.fixture

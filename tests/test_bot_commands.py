@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.messages import MESSAGE_MAX, split, units
-from tests.test_bot import BASE_URL, TOKEN, BotProcess, bot_env
+from tests.test_bot import BASE_URL, bot_env, polling_bot
 from webapp.extensions import db
 from webapp.models import Follow, NotificationPref
-from webapp.services import telegram
+from webapp.services import ServiceError, notifications, telegram
 
 LIMIT = 15  # bot-command for this module's bot: per Telegram user, per minute
 CONNECT_EN = ("Connect your Crema account first: open Settings → Telegram on the site "
@@ -33,12 +33,7 @@ def bot_process(database_url, _schema, telegram_server, tmp_path_factory):
     env = {**bot_env(database_url, telegram_server.url), "BOT_COMMAND_LIMIT": f"{LIMIT} per minute",
            "BOT_COMMAND_NOTICE_LIMIT": "1 per minute",
            "CATALOG_COUNT_TTL": "0"}  # the tests write the catalog behind the bot's back
-    bot = BotProcess(env, tmp_path_factory.mktemp("bot") / "bot.log")
-    try:
-        telegram_server.wait_for("getUpdates", where=lambda c: c.token == TOKEN, timeout=60)
-    except AssertionError:
-        bot.stop()
-        raise AssertionError("the bot never polled:\n" + bot.output()) from None
+    bot = polling_bot(env, telegram_server, tmp_path_factory.mktemp("bot") / "bot.log")
     yield bot
     bot.stop()
 
@@ -255,7 +250,6 @@ class TestSearch:
 
     def test_followed_coffees_show_as_followed(self, tg, tid, make_user, coffees):
         alice = linked(make_user, tid)
-        from webapp.services import notifications
         notifications.follow(alice.id, coffee_id=coffees[2].id)
         markup = ask(tg, "/search huila", tid)[0]["reply_markup"]
         assert markup["inline_keyboard"][0][1] == {
@@ -293,6 +287,17 @@ class TestFollowButtons:
         answer = tap(tg, f"coffee:follow:{results[0].id}", tid)
         assert answer.params["text"] == "Following Ethiopia Kochere."
         assert follows(alice.id) == {results[0].id}
+
+    @pytest.mark.parametrize("status", [400, 403])
+    def test_a_message_telegram_will_not_edit_still_gets_the_tap_answered(
+            self, tg, tid, make_user, results, status):
+        alice = linked(make_user, tid)
+        markup = ask(tg, "/search kochere", tid)[0]["reply_markup"]
+        tg.fail("editMessageReplyMarkup", status)  # "message is not modified", or blocked
+        answer = tap(tg, f"coffee:follow:{results[0].id}", tid, reply_markup=markup)
+        assert answer.params["text"] == "Following Ethiopia Kochere."
+        assert follows(alice.id) == {results[0].id}
+        assert tg.calls_of("editMessageReplyMarkup")[0].status == status
 
     def test_in_russian(self, tg, tid, make_user, results):
         alice = linked(make_user, tid, locale="ru")
@@ -405,8 +410,9 @@ class TestSettings:
 class TestKeyboard:
     @pytest.mark.parametrize("language, expected", [("en", KEYBOARD_EN), ("ru", KEYBOARD_RU)])
     def test_start_and_help_bring_the_main_actions(self, tg, tid, language, expected):
-        assert ask(tg, "/start", tid, language_code=language)[0]["reply_markup"]["keyboard"] == expected
-        assert ask(tg, "/help", tid, language_code=language)[0]["reply_markup"]["keyboard"] == expected
+        for command in ("/start", "/help"):
+            reply = ask(tg, command, tid, language_code=language)[0]
+            assert reply["reply_markup"]["keyboard"] == expected
 
 
 class TestFloodLimit:
@@ -460,3 +466,28 @@ class TestSplit:
 
     def test_empty_lines_between_parts_are_dropped(self):
         assert split("a" * 10 + "\n\n\n" + "b" * 10, limit=10) == ["a" * 10, "b" * 10]
+
+
+class TestServices:
+    def test_set_pref_keeps_a_choice_for_a_channel_not_registered_yet(self, app, make_user):
+        alice = make_user("alice")
+        notifications.set_pref(alice.id, "chat", "telegram", True)
+        assert telegram_prefs(alice.id) == {"chat": True}
+        assert notifications.channel_prefs([alice.id], "telegram")[(alice.id, "chat")] is True
+
+    @pytest.mark.parametrize("kind, channel", [("chat", "sms"), ("likes", "telegram"),
+                                               ("", "telegram")])
+    def test_set_pref_refuses_what_does_not_exist(self, app, make_user, kind, channel):
+        alice = make_user("alice")
+        with pytest.raises(ServiceError):
+            notifications.set_pref(alice.id, kind, channel, True)
+        assert db.session.scalar(select(NotificationPref.id)) is None
+
+    def test_followed_coffees(self, app, make_user, make_coffee):
+        alice, bob = make_user("alice"), make_user("bob")
+        a, b, c = make_coffee(), make_coffee(), make_coffee()
+        notifications.follow(alice.id, coffee_id=a.id)
+        notifications.follow(alice.id, coffee_id=c.id)
+        notifications.follow(bob.id, coffee_id=b.id)
+        assert notifications.followed_coffees(alice.id, [a.id, b.id]) == {a.id}
+        assert notifications.followed_coffees(alice.id, []) == set()
