@@ -178,34 +178,37 @@ def search_answer(message: types.Message, bot: TeleBot) -> None:
 
 def show_results(message: types.Message, bot: TeleBot, text: str) -> None:
     """The coffees matching ``text``, each with buttons to open and follow it."""
-    text = " ".join(text.split())
-    if not text:
+    if not text.strip():
         ask_for_search(message, bot)
         return
     with speaking_to(message.from_user):
-        if has_control(text):
-            bot.send_message(message.chat.id, _("Remove the control characters."))
-            return
-        if len(text) > QUERY_MAX:
-            bot.send_message(message.chat.id, _("That is too long to search for: at most "
-                                                "%(n)d characters.", n=QUERY_MAX))
-            return
+        refusal = refuse_query(text)
+        text = " ".join(text.split())
         page = None
-        if searchtext.words(text):
+        if refusal is None and searchtext.words(text):
             page = coffee_service.search_catalog(CatalogQuery(q=text).cleaned(), RESULTS_COUNT,
                                                  current_app.config["CATALOG_COUNT_CAP"])
-        if page is None or not page.items:
-            bot.send_message(message.chat.id, _("No coffees match “%(q)s”.", q=text))
+        if refusal is not None or page is None or not page.items:
+            bot.send_message(message.chat.id, refusal or _("No coffees match “%(q)s”.", q=text))
             return
-        ids = [row.id for row in page.items]
-        cards = coffee_service.card_coffees(ids)
+        cards = coffee_service.card_coffees([row.id for row in page.items])
+        ids = [row.id for row in page.items if row.id in cards]  # none deleted meanwhile
         user = telegram.user_of(message.from_user.id)
         followed = notifications.followed_coffees(user.id, ids) if user else set()
         total = f"{format_number(page.cap)}+" if page.capped else format_number(page.total)
         lines = [_("Coffees matching “%(q)s” (%(total)s):", q=text, total=total)]
-        lines += [coffee_line(n, cards[i]) for n, i in enumerate(ids, 1) if i in cards]
-        markup = keyboards.results([(i, url) for i, url in coffee_urls(ids).items()], followed)
+        lines += [coffee_line(n, cards[i]) for n, i in enumerate(ids, 1)]
+        markup = keyboards.results(list(coffee_urls(ids).items()), followed)
         messages.send(bot, message.chat.id, "\n".join(lines), reply_markup=markup)
+
+
+def refuse_query(text: str) -> str | None:
+    """Why ``text`` cannot be searched for (checked before it reaches the database)."""
+    if has_control(text):
+        return _("Remove the control characters.")
+    if len(" ".join(text.split())) > QUERY_MAX:
+        return _("That is too long to search for: at most %(n)d characters.", n=QUERY_MAX)
+    return None
 
 
 def settings(message: types.Message, bot: TeleBot) -> None:

@@ -240,6 +240,7 @@ class TestSearch:
     @pytest.mark.parametrize("text, language, expected", [
         ("/search eth\x00iopia", "en", "Remove the control characters."),
         ("/search eth\x07iopia", "ru", "Удалите управляющие символы."),
+        ("/search eth\x1fiopia", "en", "Remove the control characters."),  # str.split() sees a space
         ("/search " + "e" * 101, "en", "That is too long to search for: at most 100 characters."),
         ("/search " + "e" * 101, "ru", "Слишком длинный запрос: не больше 100 символов.")])
     def test_bad_text_is_refused_politely(self, tg, tid, coffees, text, language, expected):
