@@ -138,6 +138,7 @@ class Config:
             "password-reset-account": os.environ.get("PASSWORD_RESET_LIMIT_ACCOUNT",
                                                      "3 per hour"),
             "confirm-resend": os.environ.get("EMAIL_CONFIRM_RESEND_LIMIT", "3 per hour"),
+            "telegram-login-ip": os.environ.get("TELEGRAM_LOGIN_LIMIT_IP", "10 per 15 minutes"),
         }
         # Account mail (webapp/services/account_mail.py): seconds a password reset link
         # and an email confirmation link stay valid.
