@@ -425,13 +425,16 @@ class TestWaitingPage:
 
 # The real bot -------------------------------------------------------------------------------
 
-def question(tg, chat_id: int, before: int) -> dict:
-    """The bot's next message to ``chat_id`` after ``before`` of them."""
-    return tg.wait_for_reply(chat_id, before + 1)[before]
+def ask(tg, payload: str, user_id: int = ANA, **who) -> dict:
+    """Send ``/start <payload>`` as ``user_id``; the bot's answer (text, reply_markup)."""
+    before = len([p for p in tg.sent() if str(p["chat_id"]) == str(user_id)])
+    tg.push_message(f"/start {payload}", user_id=user_id, **who)
+    return tg.wait_for_reply(user_id, before + 1)[before]
 
 
-def replies(tg, chat_id: int) -> int:
-    return len([p for p in tg.sent() if str(p["chat_id"]) == str(chat_id)])
+def button(answer: dict, n: int) -> str:
+    """The callback data of the answer's ``n``-th inline button (0: Yes, 1: No)."""
+    return answer["reply_markup"]["inline_keyboard"][0][n]["callback_data"]
 
 
 def tap(tg, data: str, user_id: int, message_id: int) -> str:
@@ -446,16 +449,14 @@ class TestWithTheBot:
     def test_confirm_in_telegram_then_continue(self, with_bot, client, tg, user):
         link(user)
         token = start(client, next_url="/coffees")
-        before = replies(tg, ANA)
-        tg.push_message(f"/start login_{token}", user_id=ANA)
-        asked = question(tg, ANA, before)
+        asked = ask(tg, f"login_{token}")
         assert asked["text"] == ("A browser asks to log in to Crema (crema.example) as @alice. "
                                  "Was it you? If you did not ask, press No.")
         buttons = asked["reply_markup"]["inline_keyboard"][0]
         assert [b["text"] for b in buttons] == ["Yes, log me in", "No"]
         assert all(len(b["callback_data"].encode()) <= 64 for b in buttons)
         assert all_sessions() == 0
-        edited = tap(tg, buttons[0]["callback_data"], ANA, 1)
+        edited = tap(tg, button(asked, 0), ANA, 1)
         assert edited == "Done: go back to your browser, it logs you in as @alice."
         assert 'hx-trigger="load"' in text(client.get("/auth/telegram/status", headers=HX))
         response = client.post("/auth/telegram/continue")
@@ -465,9 +466,7 @@ class TestWithTheBot:
     def test_the_question_in_russian(self, with_bot, client, tg, make_user):
         link(make_user("alice", locale="ru"))
         token = start(client)
-        before = replies(tg, ANA)
-        tg.push_message(f"/start login_{token}", user_id=ANA, language_code="en")
-        asked = question(tg, ANA, before)
+        asked = ask(tg, f"login_{token}", language_code="en")
         assert asked["text"].startswith("Браузер просит войти в Crema (crema.example) как @alice.")
         assert [b["text"] for b in asked["reply_markup"]["inline_keyboard"][0]] == [
             "Да, войти", "Нет"]
@@ -475,10 +474,7 @@ class TestWithTheBot:
     def test_no_spends_the_link(self, with_bot, client, tg, user):
         link(user)
         token = start(client)
-        before = replies(tg, ANA)
-        tg.push_message(f"/start login_{token}", user_id=ANA)
-        no = question(tg, ANA, before)["reply_markup"]["inline_keyboard"][0][1]["callback_data"]
-        assert tap(tg, no, ANA, 1) == "All right: nobody was logged in."
+        assert tap(tg, button(ask(tg, f"login_{token}"), 1), ANA, 1) == "All right: nobody was logged in."
         assert "declined in Telegram" in text(client.get("/auth/telegram/status", headers=HX))
         response = client.post("/auth/telegram/continue")
         assert response.status_code == 400 and "declined in Telegram" in text(response)
@@ -486,9 +482,7 @@ class TestWithTheBot:
 
     def test_an_unlinked_telegram_account_is_told_to_link_first(self, with_bot, client, tg, user):
         token = start(client)
-        before = replies(tg, BORIS)
-        tg.push_message(f"/start login_{token}", user_id=BORIS)
-        assert question(tg, BORIS, before)["text"] == (
+        assert ask(tg, f"login_{token}", user_id=BORIS)["text"] == (
             "This Telegram account is not connected to a Crema account. Log in with your "
             "password and connect Telegram in Settings → Telegram first.")
         row = token_row(token)
@@ -497,16 +491,12 @@ class TestWithTheBot:
     def test_a_used_link_and_a_second_tap_are_refused(self, with_bot, client, tg, user):
         link(user)
         token = start(client)
-        before = replies(tg, ANA)
-        tg.push_message(f"/start login_{token}", user_id=ANA)
-        yes = question(tg, ANA, before)["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        yes = button(ask(tg, f"login_{token}"), 0)
         tap(tg, yes, ANA, 1)
         assert client.post("/auth/telegram/continue").status_code == 303
         assert tap(tg, yes, ANA, 1) == ("This log-in link was used already. Start again from "
                                         "the log-in page.")
-        before = replies(tg, ANA)
-        tg.push_message(f"/start login_{token}", user_id=ANA)
-        assert question(tg, ANA, before)["text"].startswith("This log-in link was used already.")
+        assert ask(tg, f"login_{token}")["text"].startswith("This log-in link was used already.")
         assert sessions_of(user.id) == 1
 
     def test_an_expired_or_unknown_link(self, with_bot, client, tg, user):
@@ -514,11 +504,8 @@ class TestWithTheBot:
         token = start(client)
         db.session.execute(update(TelegramToken).values(expires_at=utcnow() - timedelta(seconds=1)))
         db.session.commit()
-        before = replies(tg, ANA)
-        tg.push_message(f"/start login_{token}", user_id=ANA)
-        assert "has expired" in question(tg, ANA, before)["text"]
-        tg.push_message("/start login_not-a-token", user_id=ANA)
-        assert question(tg, ANA, before + 1)["text"] == (
+        assert "has expired" in ask(tg, f"login_{token}")["text"]
+        assert ask(tg, "login_not-a-token")["text"] == (
             "This log-in link is not known. Start again from the log-in page.")
         assert token_row(token).telegram_id is None
 

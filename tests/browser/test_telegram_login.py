@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.browser.steps import expect, fresh, path_is
+from tests.browser.test_telegram import site  # noqa: F401 (the live server with a bot)
 from webapp.extensions import db
 from webapp.services import telegram_login as service
 from webapp.services.telegram_login import Identity
@@ -16,14 +17,6 @@ from webapp.services.telegram_login import Identity
 DEEP_LINK = re.compile(r"^https://t\.me/crema_test_bot\?start=login_([A-Za-z0-9_-]{22,58})$")
 QR_NAME = "QR code of the log-in link to the Crema bot in Telegram"
 ANA = 5001
-
-
-@pytest.fixture
-def site(app, csrf_app, live_server):
-    """The live server with a Telegram bot configured and CSRF protection on."""
-    app.config.update(TELEGRAM_BOT_TOKEN="123456:test-token",
-                      TELEGRAM_BOT_USERNAME="crema_test_bot")
-    return live_server
 
 
 @pytest.fixture
