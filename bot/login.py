@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from telebot import TeleBot, types
 
 from bot import handlers  # its speaking_to, at call time (handlers imports this module)
+from webapp.devices import describe
 from webapp.services import telegram_login as service
 from webapp.services.telegram_login import LoginError
 
@@ -29,6 +30,7 @@ def ask(message: types.Message, bot: TeleBot, payload: str) -> None:
     with handlers.speaking_to(sender):
         try:
             user = service.asking_user(token, sender.id)
+            user_agent, ip = service.asking_client(token)
         except LoginError as refusal:
             bot.send_message(message.chat.id, str(service.LOGIN_REFUSALS[refusal.reason]))
             return
@@ -36,9 +38,10 @@ def ask(message: types.Message, bot: TeleBot, payload: str) -> None:
         markup.row(types.InlineKeyboardButton(_("Yes, log me in"), callback_data=YES + token),
                    types.InlineKeyboardButton(_("No"), callback_data=NO + token))
         bot.send_message(message.chat.id, _(
-            "A browser asks to log in to Crema (%(site)s) as @%(username)s. Was it you? "
-            "If you did not ask, press No.", site=site(), username=user.username),
-            reply_markup=markup)
+            "A browser (%(device)s, address %(ip)s) asks to log in to Crema (%(site)s) as "
+            "@%(username)s. Was it you? If you did not ask, press No.",
+            device=describe(user_agent), ip=ip or "?", site=site(),
+            username=user.username), reply_markup=markup)
 
 
 def site() -> str:

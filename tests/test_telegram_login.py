@@ -297,9 +297,14 @@ class TestLoginPage:
 
 # Without JavaScript: a one-time link to the bot ---------------------------------------------
 
+FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
+
+
 def start(client, next_url: str = "") -> str:
     """Press "Log in with Telegram" (no JavaScript); the token in the waiting page's link."""
-    response = client.post("/auth/telegram/start", data={"next": next_url})
+    response = client.post("/auth/telegram/start", data={"next": next_url},
+                           headers={"User-Agent": FIREFOX},
+                           environ_base={"REMOTE_ADDR": "203.0.113.7"})
     assert response.status_code == 303
     assert response.headers["Location"] == "/auth/telegram/wait"
     page = client.get("/auth/telegram/wait")
@@ -404,10 +409,14 @@ class TestWaitingPage:
         before = db.session.scalar(select(func.count()).select_from(TelegramToken))
         start(client)
         start(client)
-        response = client.post("/auth/telegram/start")
+        response = client.post("/auth/telegram/start",
+                               environ_base={"REMOTE_ADDR": "203.0.113.7"})
         assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
         assert "Too many log-in links from your network" in text(response)
         assert db.session.scalar(select(func.count()).select_from(TelegramToken)) == before + 2
+        elsewhere = client.post("/auth/telegram/start",
+                                environ_base={"REMOTE_ADDR": "198.51.100.1"})
+        assert elsewhere.status_code == 303  # another network is not held back
 
     def test_the_waiting_page_in_russian(self, with_bot, client):
         start(client)
@@ -450,7 +459,8 @@ class TestWithTheBot:
         link(user)
         token = start(client, next_url="/coffees")
         asked = ask(tg, f"login_{token}")
-        assert asked["text"] == ("A browser asks to log in to Crema (crema.example) as @alice. "
+        assert asked["text"] == ("A browser (Firefox on Linux, address 203.0.113.7) asks to log "
+                                 "in to Crema (crema.example) as @alice. "
                                  "Was it you? If you did not ask, press No.")
         buttons = asked["reply_markup"]["inline_keyboard"][0]
         assert [b["text"] for b in buttons] == ["Yes, log me in", "No"]
@@ -467,7 +477,9 @@ class TestWithTheBot:
         link(make_user("alice", locale="ru"))
         token = start(client)
         asked = ask(tg, f"login_{token}", language_code="en")
-        assert asked["text"].startswith("Браузер просит войти в Crema (crema.example) как @alice.")
+        assert asked["text"].startswith(
+            "Браузер (Firefox на Linux, адрес 203.0.113.7) просит войти в Crema (crema.example) "
+            "как @alice.")
         assert [b["text"] for b in asked["reply_markup"]["inline_keyboard"][0]] == [
             "Да, войти", "Нет"]
 

@@ -180,7 +180,8 @@ def telegram_start():
             verdict.retry_minutes), 429)
         response.headers["Retry-After"] = str(verdict.retry_after)
         return response
-    session[TOKEN] = service.new_login_token()
+    session[TOKEN] = service.new_login_token(request.user_agent.string,
+                                             request.remote_addr or "")
     session[NEXT] = htmx.safe_next(request.form.get("next"), "")
     return htmx.see_other(url_for("auth.telegram_wait"))
 

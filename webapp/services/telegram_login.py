@@ -155,11 +155,12 @@ def link_identity(user_id: int, identity: Identity) -> None:
 
 # One-time log-in tokens -------------------------------------------------------------------
 
-def new_login_token() -> str:
-    """A fresh log-in token (the browser keeps it); long-expired ones are swept."""
+def new_login_token(user_agent: str = "", ip: str = "") -> str:
+    """A fresh log-in token for the browser ``user_agent`` at ``ip`` (it keeps the token;
+    the bot names it to the user); long-expired ones are swept."""
     db.session.execute(delete(TelegramToken).where(
         TelegramToken.purpose == "login", TelegramToken.expires_at < utcnow() - _DAY))
-    return new_token("login")
+    return new_token("login", user_agent=user_agent, ip=ip)
 
 
 def _row(token: str) -> TelegramToken:
@@ -195,6 +196,15 @@ def _open(token: str) -> TelegramToken:
     if state != "waiting":
         raise LoginError("used" if state == "confirmed" else state)
     return _row(token)
+
+
+def asking_client(token: str) -> tuple[str, str]:
+    """The user agent and address of the browser that made ``token`` ("" where unknown).
+
+    :raise LoginError: the token cannot be used.
+    """
+    row = _open(token)
+    return row.user_agent or "", row.ip or ""
 
 
 def asking_user(token: str, telegram_id: int) -> User:
