@@ -6,7 +6,7 @@ web process; the settings page shows the Telegram column to linked users."""
 import re
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tests.conftest import PASSWORD, clean_up, make_app
 from tests.test_notification_settings import ticked
@@ -14,6 +14,9 @@ from tests.fixtures.jobs import WorkerProcess, queue, rq_app, wait_for  # noqa: 
 from webapp.extensions import db
 from webapp.models import Delivery, Notification, TelegramLink, TelegramMessage
 from webapp.services import chat, notifications
+from webapp.services import coffees as coffee_service
+from webapp.services import reviews as review_service
+from webapp.services.coffees import CoffeeData
 from webapp.services import users as user_service
 from webapp.services.telegram_notify import QUOTE_MAX
 
@@ -202,6 +205,23 @@ def test_without_redis_the_mention_is_sent_from_the_web_process(inline_app, tele
     chat.post_message(general.id, ana, "@cyd and bring the scale")
     assert len(to_chat(telegram_api, 6002)) == 2
     assert len(rows(TelegramMessage)) == 2
+
+
+def test_a_review_is_quoted_and_opens_on_the_coffees_page(inline_app, telegram_api):
+    ana = person("ana")
+    cyd = person("cyd", chat_id=6002, locale="ru")
+    coffee = coffee_service.create_coffee(cyd, CoffeeData(
+        name="Kochere", roaster="Test Roasters", origin="ET", process="washed", roast="light",
+        notes=["jasmine"]))
+    review, _ = review_service.save_review(coffee.id, ana, 4, "pour-over", [],
+                                           "Jasmine, then <bergamot>.")
+    (sent,) = to_chat(telegram_api, 6002)
+    assert sent["text"] == ("ana оставляет отзыв о кофе «Kochere»\n\n"
+                            "Jasmine, then <bergamot>.")
+    assert sent["reply_markup"] == {"inline_keyboard": [[
+        {"text": "Открыть", "url": f"{BASE_URL}/coffees/{coffee.id}#review-{review.id}"}]]}
+    (record,) = rows(TelegramMessage)
+    assert (record.room_id, record.chat_message_id) == (None, None)
 
 
 # The settings page -------------------------------------------------------------------
