@@ -13,7 +13,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from telebot import TeleBot, types, util
 
-from bot import login
+from bot import login, replies
 from webapp.services import telegram
 from webapp.text import has_control
 
@@ -37,6 +37,7 @@ def register(bot: TeleBot, app) -> None:
     bot.register_message_handler(show_help, func=is_help_button, chat_types=private,
                                  pass_bot=True)
     bot.register_message_handler(unlink, commands=["unlink"], chat_types=private, pass_bot=True)
+    replies.register(bot)  # replies to notifications, their mute buttons (bot/replies.py)
     bot.register_message_handler(unknown, func=lambda message: True, chat_types=private,
                                  content_types=util.content_type_media, pass_bot=True)
     bot.register_callback_query_handler(login.answer, func=login.is_login_button, pass_bot=True)
