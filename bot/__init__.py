@@ -54,9 +54,20 @@ def handle_update(bot: TeleBot, app, raw) -> bool:
         return False
     with app.app_context():
         try:
+            _back_from_blocking(update)
             bot.process_new_updates([update])
         except Exception:
             log.exception("update %s failed", getattr(update, "update_id", "?"))
         finally:
             db.session.remove()
     return True
+
+
+def _back_from_blocking(update: types.Update) -> None:
+    """A user who blocked the bot (403, link inactive) and writes to it again gets
+    Crema's messages again."""
+    from webapp.services.telegram_send import reactivate
+
+    sender = update.message.from_user if update.message else None
+    if sender is not None and update.message.chat.type == "private":
+        reactivate(sender.id)

@@ -13,7 +13,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from telebot import TeleBot, types, util
 
-from bot import keyboards
+from bot import keyboards, login, replies
 from webapp.services import telegram
 from webapp.text import has_control
 
@@ -45,8 +45,10 @@ def register(bot: TeleBot, app) -> None:
                                  pass_bot=True)
     bot.register_message_handler(unlink, commands=["unlink"], chat_types=private, pass_bot=True)
     commands.register(bot, private)
+    replies.register(bot)  # replies to notifications, their mute buttons (bot/replies.py)
     bot.register_message_handler(unknown, func=lambda message: True, chat_types=private,
                                  content_types=util.content_type_media, pass_bot=True)
+    bot.register_callback_query_handler(login.answer, func=login.is_login_button, pass_bot=True)
     bot.register_callback_query_handler(stale_button, func=lambda query: True, pass_bot=True)
 
 
@@ -108,6 +110,8 @@ def start(message: types.Message, bot: TeleBot) -> None:
         with speaking_to(sender):
             bot.send_message(message.chat.id, welcome(sender), reply_markup=keyboard())
         return
+    if login.is_login_start(token):
+        return login.ask(message, bot, token)
     try:
         user = telegram.link(token, sender.id, message.chat.id, _plain(sender.first_name),
                              _plain(sender.username), sender.language_code)

@@ -234,6 +234,14 @@ class TestCommands:
             "Готово: этот Telegram больше не подключён к @alice на Crema.")
         assert link_row(alice.id) is None
 
+    def test_writing_again_after_blocking_the_bot_reactivates_the_link(self, tg, make_user):
+        alice = make_user("alice")
+        say(tg, f"/start {telegram.new_token('link', alice.id)}")
+        db.session.execute(update(TelegramLink).values(active=False))  # a 403 marked it
+        db.session.commit()
+        say(tg, "/help")
+        assert link_row(alice.id).active is True
+
     @pytest.mark.parametrize("language, expected", [
         ("en", "This Telegram is not connected to any Crema account."),
         ("ru", "Этот Telegram не подключён ни к одному аккаунту Crema.")])

@@ -234,8 +234,11 @@ class TestSearch:
         assert say(tg, "Search", tid, language_code="ru") == PROMPT_RU
 
     def test_a_reply_to_another_message_is_not_a_search(self, tg, tid, coffees):
+        """It goes to the replies to notifications (bot/replies.py), which wants a link."""
         tg.push(tg.message_reply("huila", {"text": "Hello"}, user_id=tid))
-        assert tg.wait_for_reply(tid)[0]["text"] == "I don't know that; /help lists what I can do."
+        assert tg.wait_for_reply(tid)[0]["text"] == (
+            "Connect your Crema account first (/start says how); then replies to "
+            "notifications are posted in their rooms.")
 
     @pytest.mark.parametrize("text, language, expected", [
         ("/search eth\x00iopia", "en", "Remove the control characters."),
@@ -361,42 +364,45 @@ LABELS_RU = ("Сообщения в чатах", "Упоминания и отв
 
 
 class TestSettings:
+    """Telegram's defaults (webapp/services/notifications.py DEFAULT_PREFS): chat off,
+    mentions and replies on, reviews on."""
+
     def test_toggles_persist(self, tg, tid, make_user):
         alice = linked(make_user, tid)
         reply = ask(tg, "/settings", tid)[0]
-        assert reply["text"] == SETTINGS_EN.format(chat="off", mentions="off", reviews="off")
-        assert reply["reply_markup"]["inline_keyboard"] == pref_buttons(False, False, False,
+        assert reply["text"] == SETTINGS_EN.format(chat="off", mentions="on", reviews="on")
+        assert reply["reply_markup"]["inline_keyboard"] == pref_buttons(False, True, True,
                                                                         LABELS_EN)
-        answer = tap(tg, "prefs:mentions:on", tid, message_id=77)
-        assert answer.params["text"] == "Mentions and replies: on"
-        assert telegram_prefs(alice.id) == {"mentions": True}
+        answer = tap(tg, "prefs:mentions:off", tid, message_id=77)
+        assert answer.params["text"] == "Mentions and replies: off"
+        assert telegram_prefs(alice.id) == {"mentions": False}
         edit = tg.wait_for("editMessageText")[-1].params
         assert (str(edit["chat_id"]), str(edit["message_id"])) == (str(tid), "77")
-        assert edit["text"] == SETTINGS_EN.format(chat="off", mentions="on", reviews="off")
-        assert edit["reply_markup"]["inline_keyboard"] == pref_buttons(False, True, False,
+        assert edit["text"] == SETTINGS_EN.format(chat="off", mentions="off", reviews="on")
+        assert edit["reply_markup"]["inline_keyboard"] == pref_buttons(False, False, True,
                                                                        LABELS_EN)
         tap(tg, "prefs:chat:on", tid)
-        answer = tap(tg, "prefs:mentions:off", tid)
-        assert answer.params["text"] == "Mentions and replies: off"
-        assert telegram_prefs(alice.id) == {"mentions": False, "chat": True}
+        answer = tap(tg, "prefs:mentions:on", tid)
+        assert answer.params["text"] == "Mentions and replies: on"
+        assert telegram_prefs(alice.id) == {"mentions": True, "chat": True}
         # The site's own choices are untouched.
         db.session.expire_all()
         assert db.session.scalar(select(NotificationPref.id).where(
             NotificationPref.channel != "telegram")) is None
-        assert say(tg, "/settings", tid) == SETTINGS_EN.format(chat="on", mentions="off",
-                                                               reviews="off")
+        assert say(tg, "/settings", tid) == SETTINGS_EN.format(chat="on", mentions="on",
+                                                               reviews="on")
 
     def test_in_russian_from_the_keyboard(self, tg, tid, make_user):
         alice = linked(make_user, tid, locale="ru")
         reply = ask(tg, "Настройки", tid)[0]
-        assert reply["text"] == SETTINGS_RU.format(chat="выкл.", mentions="выкл.",
-                                                   reviews="выкл.")
-        answer = tap(tg, "prefs:reviews:on", tid)
-        assert answer.params["text"] == "Отзывы о кофе, на который вы подписаны: вкл."
+        assert reply["text"] == SETTINGS_RU.format(chat="выкл.", mentions="вкл.",
+                                                   reviews="вкл.")
+        answer = tap(tg, "prefs:reviews:off", tid)
+        assert answer.params["text"] == "Отзывы о кофе, на который вы подписаны: выкл."
         edit = tg.wait_for("editMessageText")[-1].params
-        assert edit["reply_markup"]["inline_keyboard"] == pref_buttons(False, False, True,
+        assert edit["reply_markup"]["inline_keyboard"] == pref_buttons(False, True, False,
                                                                        LABELS_RU)
-        assert telegram_prefs(alice.id) == {"reviews": True}
+        assert telegram_prefs(alice.id) == {"reviews": False}
 
     @pytest.mark.parametrize("language, expected", [
         ("en", CONNECT_EN),

@@ -66,10 +66,10 @@ class TestPage:
         response = client.post(URL, data={"enabled": ["chat.email", "reviews.in_app"],
                                           "email_mode": "digest"})
         assert response.status_code == 303 and response.headers["Location"] == URL
-        assert notifications.prefs(bob.id) == {
-            "chat": {"in_app": False, "email": True},
-            "mentions": {"in_app": False, "email": False},
-            "reviews": {"in_app": True, "email": False}}
+        assert notifications.prefs(bob.id) == {  # no Telegram column: its defaults stay
+            "chat": {"in_app": False, "email": True, "telegram": False},
+            "mentions": {"in_app": False, "email": False, "telegram": True},
+            "reviews": {"in_app": True, "email": False, "telegram": True}}
         page = client.get(URL).text
         assert "Your notification settings have been saved." in page
         assert ticked(page) == {"chat.email", "reviews.in_app"}
@@ -78,7 +78,8 @@ class TestPage:
     def test_an_htmx_save_navigates(self, client, bob):
         response = client.post(URL, data={"email_mode": "immediate"}, headers=HX)
         assert response.status_code == 204 and response.headers["HX-Redirect"] == URL
-        assert all(not on for kind in notifications.prefs(bob.id).values() for on in kind.values())
+        assert all(not on[ch] for on in notifications.prefs(bob.id).values()
+                   for ch in ("in_app", "email"))
 
     @pytest.mark.parametrize("data, message", [
         ({"enabled": ["gossip.in_app"], "email_mode": "immediate"}, "does not exist"),

@@ -193,9 +193,9 @@ def shown(user_id: int) -> list[str]:
 class TestPreferences:
     def test_the_defaults(self, people):
         assert notifications.prefs(people["ana"].id) == {
-            "chat": {"in_app": True, "email": False},
-            "mentions": {"in_app": True, "email": True},
-            "reviews": {"in_app": True, "email": True}}
+            "chat": {"in_app": True, "email": False, "telegram": False},
+            "mentions": {"in_app": True, "email": True, "telegram": True},
+            "reviews": {"in_app": True, "email": True, "telegram": True}}
 
     def test_every_channel_of_a_kind_off_means_no_row(self, general, people, make_coffee):
         ana, bob = people["ana"], people["bob"]
@@ -241,19 +241,21 @@ class TestPreferences:
         bob = people["bob"]
         notifications.save_prefs(bob.id, {("chat", "email"), ("reviews", "in_app")},
                                  ["in_app", "email"], email_digest=True)
-        assert notifications.prefs(bob.id) == {
-            "chat": {"in_app": False, "email": True},
-            "mentions": {"in_app": False, "email": False},
-            "reviews": {"in_app": True, "email": False}}
+        assert notifications.prefs(bob.id) == {  # telegram untouched: its defaults
+            "chat": {"in_app": False, "email": True, "telegram": False},
+            "mentions": {"in_app": False, "email": False, "telegram": True},
+            "reviews": {"in_app": True, "email": False, "telegram": True}}
         db.session.expire_all()
         assert bob.email_digest is True
         notifications.save_prefs(bob.id, {("mentions", "in_app")}, ["in_app"], email_digest=False)
-        assert notifications.prefs(bob.id)["mentions"] == {"in_app": True, "email": False}
-        assert notifications.prefs(bob.id)["chat"] == {"in_app": False, "email": True}
+        assert notifications.prefs(bob.id)["mentions"] == {"in_app": True, "email": False,
+                                                           "telegram": True}
+        assert notifications.prefs(bob.id)["chat"] == {"in_app": False, "email": True,
+                                                       "telegram": False}
 
     @pytest.mark.parametrize("enabled, channels", [
         ({("gossip", "in_app")}, ["in_app"]), ({("chat", "pigeon")}, ["in_app"]),
-        ({("chat", "email")}, ["in_app"]), (set(), ["in_app", "telegram"])])
+        ({("chat", "email")}, ["in_app"]), (set(), ["in_app", "fax"])])
     def test_an_unknown_choice_saves_nothing(self, people, enabled, channels):
         bob = people["bob"]
         with pytest.raises(ServiceError):

@@ -138,6 +138,12 @@ class Config:
             "password-reset-account": os.environ.get("PASSWORD_RESET_LIMIT_ACCOUNT",
                                                      "3 per hour"),
             "confirm-resend": os.environ.get("EMAIL_CONFIRM_RESEND_LIMIT", "3 per hour"),
+            # What the site sends through the bot (webapp/services/telegram_send.py):
+            # under Telegram's 30 a second overall (its replies to commands keep the
+            # rest) and its 1 a second per chat.
+            "telegram-send": os.environ.get("TELEGRAM_SEND_LIMIT", "25 per second"),
+            "telegram-chat": os.environ.get("TELEGRAM_CHAT_LIMIT", "1 per second"),
+            "telegram-login-ip": os.environ.get("TELEGRAM_LOGIN_LIMIT_IP", "10 per 15 minutes"),
             "bot-command": os.environ.get("BOT_COMMAND_LIMIT", "20 per minute"),
             "bot-command-notice": os.environ.get("BOT_COMMAND_NOTICE_LIMIT", "1 per minute"),
         }

@@ -69,6 +69,24 @@ class Limiter:
         reset = strategy.get_window_stats(item, *keys).reset_time
         return Verdict(False, max(1, math.ceil(reset - time.time())))
 
+    def wait(self, name: str, *identifiers: object, most: float = 60.0) -> float:
+        """Block until limit ``name`` lets one more attempt through for ``identifiers``,
+        count it, and return the seconds waited. For senders that must go at a rate
+        (the Telegram outbox) rather than refuse.
+
+        :raise TimeoutError: when no slot freed within ``most`` seconds.
+        :raise KeyError: when ``name`` is not in ``RATE_LIMITS``.
+        """
+        strategy, item, keys = _resolve(name, identifiers)
+        started = time.monotonic()
+        while not strategy.hit(item, *keys):
+            waited = time.monotonic() - started
+            if waited >= most:
+                raise TimeoutError(f"rate limit {name!r} still full after {waited:.0f} s")
+            reset = strategy.get_window_stats(item, *keys).reset_time
+            time.sleep(min(max(reset - time.time(), 0.005), 1.0))
+        return time.monotonic() - started
+
     def clear(self, name: str, *identifiers: object) -> None:
         """Forget every attempt counted against ``name`` for ``identifiers``.
 

@@ -4,15 +4,14 @@
 ``Channel``: ``deliver(notification_ids)`` is a job (webapp.jobs) that sends those
 notifications and must be idempotent (claim a delivery key, as webapp.mail.send_once
 does); ``label`` heads its column on /settings/notifications; ``available(user)`` says
-whether the user can use it at all (the column shows only then). The notify jobs
+whether the user can use it at all (the column shows only then), and ``reachable(ids)``
+the same of many users in one query, for the notify jobs (a channel nobody can be
+reached on is off for them, so that nobody gets a row for it alone). The notify jobs
 (webapp.services.notifications) enqueue one ``deliver`` per channel with the rows just
 written that have the channel on; a coalesced chat row only when it is new in its window.
 
-Email is the only channel besides the app for now. The Telegram issue adds its own,
-with nothing else to change: a module with a ``deliver`` job that sends each
-notification once (a delivery key such as ``telegram:notification:<id>``), then
-``CHANNELS["telegram"] = Channel(deliver, _l("Telegram"), available=<linked>)`` here and
-its defaults in DEFAULT_PREFS. There is deliberately no entry for it until it sends.
+Two channels besides the app: email (below) and Telegram (webapp.services.telegram_notify:
+each notification once, ``telegram:notification:<id>``, to users with an active link).
 
 Email goes only to confirmed addresses (``User.email_confirmed_at``), for the kinds with
 email on: one mail per notification (``notification:<id>``), or, for users who chose the
@@ -41,6 +40,7 @@ from webapp.models import PREF_KINDS, Notification, Room, User
 from webapp.models.base import utcnow
 from webapp.services import ServiceError
 from webapp.services import notifications as notes
+from webapp.services import telegram_notify
 from webapp.services.chat import room_title
 
 log = logging.getLogger(__name__)
@@ -55,6 +55,9 @@ class Channel:
     deliver: Callable[[list[int]], None]
     label: object
     available: Callable[[User], bool] = lambda user: True
+    # Which of a set of user ids can use the channel at all, in one query (None: all);
+    # a channel a user cannot use counts as off for them when the jobs pick recipients.
+    reachable: Callable[[set[int]], set[int]] | None = None
 
 
 # Email ------------------------------------------------------------------------
@@ -269,4 +272,7 @@ def unsubscribe(user_id: int, kinds) -> bool:
 
 CHANNELS: dict[str, Channel] = {
     "email": Channel(send_email_notifications, _l("Email")),
+    "telegram": Channel(telegram_notify.deliver, _l("Telegram"),
+                        available=telegram_notify.available,
+                        reachable=telegram_notify.reachable),
 }

@@ -45,11 +45,11 @@ log = logging.getLogger(__name__)
 
 CHAT_WINDOW_SECONDS = 300
 # A user's choice where they made none: {kind: {channel: on}}; a channel missing here is
-# off until chosen (the Telegram issue adds its own defaults with its channel).
+# off until chosen.
 DEFAULT_PREFS = {
-    "chat": {"in_app": True, "email": False},
-    "mentions": {"in_app": True, "email": True},
-    "reviews": {"in_app": True, "email": True},
+    "chat": {"in_app": True, "email": False, "telegram": False},
+    "mentions": {"in_app": True, "email": True, "telegram": True},
+    "reviews": {"in_app": True, "email": True, "telegram": True},
 }
 # The preference that decides each kind of notification.
 PREF_KIND = {"mention": "mentions", "reply": "mentions", "chat": "chat", "review": "reviews"}
@@ -182,14 +182,27 @@ def _audience(candidates, actor_id: int, room_id: int | None = None,
             roles[user_id] = role
         if channel is not None:
             chosen[(user_id, role, channel)] = enabled
+    unreachable = _unreachable(set(roles))
     audience = {}
     for user_id, role in roles.items():
         kind = PREF_KIND[role]
         on = {ch for ch in pref_channels()
-              if chosen.get((user_id, role, ch), default_pref(kind, ch))}
+              if chosen.get((user_id, role, ch), default_pref(kind, ch))
+              and (ch, user_id) not in unreachable}
         if on:
             audience[user_id] = (role, on)
     return audience
+
+
+def _unreachable(user_ids: set[int]) -> set[tuple[str, int]]:
+    """(channel, user id) for each channel of webapp.services.channels that a user
+    cannot use (a query per channel that says so, none for the others)."""
+    from webapp.services.channels import CHANNELS
+
+    if not user_ids:
+        return set()
+    return {(name, uid) for name, channel in CHANNELS.items() if channel.reachable
+            for uid in user_ids - channel.reachable(user_ids)}
 
 
 def _written(user_ids: set[int], which) -> list[tuple[int, int]]:
