@@ -91,7 +91,7 @@ def toggle_mute(query: types.CallbackQuery, bot: TeleBot) -> None:
     sender = query.from_user
     with handlers.speaking_to(sender):
         user = telegram.user_of(sender.id)
-        room = db.session.get(Room, int(raw_id)) if raw_id.isdigit() else None
+        room = db.session.get(Room, int(raw_id)) if raw_id.isdigit() and len(raw_id) <= 9 else None
         if user is None or room is None:
             bot.answer_callback_query(query.id, _("This button no longer works."))
             return
