@@ -28,12 +28,14 @@ from flask import current_app
 from sqlalchemy import and_, case, exists, func, or_, select, union, update
 from sqlalchemy.orm import selectinload
 
+from webapp import jobs
 from webapp.extensions import db
 from webapp.jobs import job
 from webapp.models import (Coffee, Follow, Mention, Message, Mute, Notification,
                            NotificationPref, Review, Room)
 from webapp.models.base import utcnow
 from webapp.services import constant_column, dialect_insert
+from webapp.services.channels import CHANNELS
 from webapp.services.notification_prefs import PREF_KIND, default_pref, pref_channels
 
 log = logging.getLogger(__name__)
@@ -174,8 +176,6 @@ def _audience(candidates, actor_id: int, room_id: int | None = None,
 def _unreachable(user_ids: set[int]) -> set[tuple[str, int]]:
     """(channel, user id) for each channel of webapp.services.channels that a user
     cannot use (a query per channel that says so, none for the others)."""
-    from webapp.services.channels import CHANNELS
-
     if not user_ids:
         return set()
     return {(name, uid) for name, channel in CHANNELS.items() if channel.reachable
@@ -195,9 +195,6 @@ def _written(user_ids: set[int], which) -> list[tuple[int, int]]:
 def _announce(audience: dict[int, tuple[str, set[str]]], written: list[tuple[int, int]]) -> None:
     """After the commit: ring the bells of the in-app recipients, then give each channel
     its rows as one job (webapp.services.channels)."""
-    from webapp import jobs
-    from webapp.services.channels import CHANNELS
-
     ring({uid for uid, (_, on) in audience.items() if "in_app" in on})
     for name, channel in CHANNELS.items():
         ids = [nid for nid, uid in written if name in audience[uid][1]]
@@ -219,14 +216,10 @@ def ring(user_ids) -> None:
 # Event subscribers (after the commit) -----------------------------------------------
 
 def on_message_posted(app, message_id: int, **_) -> None:
-    from webapp import jobs
-
     jobs.enqueue(notify_message, message_id)
 
 
 def on_review_saved(app, review_id: int, created: bool = False, **_) -> None:
-    from webapp import jobs
-
     if created:
         jobs.enqueue(notify_review, review_id)
 
