@@ -4,7 +4,8 @@ keyboard's buttons, the inline buttons they send, and the flood limit on all of 
 Handlers are registered by bot.handlers.register: ``register_gates`` before any other
 (every message and button tap counts against the sender's ``bot-command`` limit),
 ``register`` among the commands. They read through the services the site uses
-(webapp.services.coffees, reviews, notifications) and reply in plain text.
+(webapp.services.coffees, reviews, follows, notification_prefs) and reply in plain
+text.
 """
 import logging
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from webapp import searchtext
 from webapp.extensions import limiter
 from webapp.services import ServiceError
 from webapp.services import coffees as coffee_service
-from webapp.services import notifications, reviews, telegram
+from webapp.services import follows, notification_prefs, reviews, telegram
 from webapp.services.coffees import CatalogQuery
 from webapp.text import has_control
 
@@ -194,7 +195,7 @@ def show_results(message: types.Message, bot: TeleBot, text: str) -> None:
         cards = coffee_service.card_coffees([row.id for row in page.items])
         ids = [row.id for row in page.items if row.id in cards]  # none deleted meanwhile
         user = telegram.user_of(message.from_user.id)
-        followed = notifications.followed_coffees(user.id, ids) if user else set()
+        followed = follows.followed_coffees(user.id, ids) if user else set()
         total = f"{format_number(page.cap)}+" if page.capped else format_number(page.total)
         lines = [_("Coffees matching “%(q)s” (%(total)s):", q=text, total=total)]
         lines += [coffee_line(n, cards[i]) for n, i in enumerate(ids, 1)]
@@ -224,7 +225,7 @@ def settings(message: types.Message, bot: TeleBot) -> None:
 
 
 def telegram_prefs(user_id: int) -> dict[str, bool]:
-    chosen = notifications.channel_prefs([user_id], CHANNEL)
+    chosen = notification_prefs.channel_prefs([user_id], CHANNEL)
     return {kind: on for (_user, kind), on in chosen.items()}
 
 
@@ -283,13 +284,13 @@ def follow(user_id: int, action: keyboards.Follow, query: types.CallbackQuery,
     """:raise NotFound: the coffee is gone (or never was)."""
     coffee = coffee_service.get_coffee(action.coffee_id)
     if action.on:
-        notifications.follow(user_id, coffee_id=coffee.id)
+        follows.follow(user_id, coffee_id=coffee.id)
     else:
-        notifications.unfollow(user_id, coffee_id=coffee.id)
+        follows.unfollow(user_id, coffee_id=coffee.id)
     message = query.message
     shown = keyboards.followed_in(getattr(message, "reply_markup", None))
     if shown:
-        followed = notifications.followed_coffees(user_id, shown)
+        followed = follows.followed_coffees(user_id, shown)
         _edit(bot.edit_message_reply_markup, message.chat.id, message.message_id,
               reply_markup=keyboards.refollowed(message.reply_markup, followed))
     if action.on:
@@ -299,7 +300,7 @@ def follow(user_id: int, action: keyboards.Follow, query: types.CallbackQuery,
 
 def set_pref(user_id: int, action: keyboards.Pref, query: types.CallbackQuery,
              bot: TeleBot) -> str:
-    notifications.set_pref(user_id, action.kind, CHANNEL, action.on)
+    notification_prefs.set_pref(user_id, action.kind, CHANNEL, action.on)
     choices = telegram_prefs(user_id)
     message = query.message
     if getattr(message, "chat", None) is not None:

@@ -15,8 +15,8 @@ from telebot import TeleBot, types, util
 from bot import handlers
 from webapp.extensions import db
 from webapp.models import Room, TelegramMessage
-from webapp.services import Forbidden, NotFound, RateLimited, ServiceError, chat, telegram
-from webapp.services import notifications as notes
+from webapp.services import (Forbidden, NotFound, RateLimited, ServiceError, chat, follows,
+                             telegram)
 from webapp.services.telegram_notify import mute_button
 
 log = logging.getLogger(__name__)
@@ -97,11 +97,11 @@ def toggle_mute(query: types.CallbackQuery, bot: TeleBot) -> None:
             return
         title = chat.room_title(room)
         if action == "mute":
-            notes.mute(user.id, room_id=room.id)
+            follows.mute(user.id, room_id=room.id)
             said = _("Muted: you will hear of %(room)s only when someone mentions you or "
                      "replies to you.", room=title)
         else:
-            notes.unmute(user.id, room_id=room.id)
+            follows.unmute(user.id, room_id=room.id)
             said = _("Unmuted: you will hear of %(room)s again.", room=title)
         bot.answer_callback_query(query.id, said)
         if query.message is not None:

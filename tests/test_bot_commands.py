@@ -11,7 +11,7 @@ from bot.messages import MESSAGE_MAX, split, units
 from tests.test_bot import BASE_URL, bot_env, polling_bot
 from webapp.extensions import db
 from webapp.models import Follow, NotificationPref
-from webapp.services import ServiceError, notifications, telegram
+from webapp.services import ServiceError, follows, notification_prefs, telegram
 
 LIMIT = 15  # bot-command for this module's bot: per Telegram user, per minute
 CONNECT_EN = ("Connect your Crema account first: open Settings → Telegram on the site "
@@ -77,7 +77,7 @@ def linked(make_user, tid: int, username: str = "alice", **fields):
     return user
 
 
-def follows(user_id: int) -> set[int]:
+def followed(user_id: int) -> set[int]:
     db.session.expire_all()
     return set(db.session.scalars(select(Follow.coffee_id).where(Follow.user_id == user_id)))
 
@@ -254,7 +254,7 @@ class TestSearch:
 
     def test_followed_coffees_show_as_followed(self, tg, tid, make_user, coffees):
         alice = linked(make_user, tid)
-        notifications.follow(alice.id, coffee_id=coffees[2].id)
+        follows.follow(alice.id, coffee_id=coffees[2].id)
         markup = ask(tg, "/search huila", tid)[0]["reply_markup"]
         assert markup["inline_keyboard"][0][1] == {
             "text": "✓ Following", "callback_data": f"coffee:unfollow:{coffees[2].id}"}
@@ -271,7 +271,7 @@ class TestFollowButtons:
         markup = ask(tg, "/search ethiopia", tid)[0]["reply_markup"]
         answer = tap(tg, f"coffee:follow:{kochere.id}", tid, message_id=42, reply_markup=markup)
         assert answer.params["text"] == "Following Ethiopia Kochere."
-        assert follows(alice.id) == {kochere.id}
+        assert followed(alice.id) == {kochere.id}
         edit = tg.wait_for("editMessageReplyMarkup")[-1].params
         assert (str(edit["chat_id"]), str(edit["message_id"])) == (str(tid), "42")
         assert edit["reply_markup"]["inline_keyboard"] == [
@@ -281,7 +281,7 @@ class TestFollowButtons:
              {"text": "✓ Following", "callback_data": f"coffee:unfollow:{kochere.id}"}]]
         answer = tap(tg, f"coffee:unfollow:{kochere.id}", tid, reply_markup=edit["reply_markup"])
         assert answer.params["text"] == "No longer following Ethiopia Kochere."
-        assert follows(alice.id) == set()
+        assert followed(alice.id) == set()
         edit = tg.wait_for("editMessageReplyMarkup", 2)[-1].params
         assert edit["reply_markup"] == markup
 
@@ -290,7 +290,7 @@ class TestFollowButtons:
         tap(tg, f"coffee:follow:{results[0].id}", tid)
         answer = tap(tg, f"coffee:follow:{results[0].id}", tid)
         assert answer.params["text"] == "Following Ethiopia Kochere."
-        assert follows(alice.id) == {results[0].id}
+        assert followed(alice.id) == {results[0].id}
 
     @pytest.mark.parametrize("status", [400, 403])
     def test_a_message_telegram_will_not_edit_still_gets_the_tap_answered(
@@ -300,7 +300,7 @@ class TestFollowButtons:
         tg.fail("editMessageReplyMarkup", status)  # "message is not modified", or blocked
         answer = tap(tg, f"coffee:follow:{results[0].id}", tid, reply_markup=markup)
         assert answer.params["text"] == "Following Ethiopia Kochere."
-        assert follows(alice.id) == {results[0].id}
+        assert followed(alice.id) == {results[0].id}
         assert tg.calls_of("editMessageReplyMarkup")[0].status == status
 
     def test_in_russian(self, tg, tid, make_user, results):
@@ -312,21 +312,21 @@ class TestFollowButtons:
             "inline_keyboard"][0][1]["text"] == "✓ Вы подписаны"
         answer = tap(tg, f"coffee:unfollow:{results[1].id}", tid)
         assert answer.params["text"] == "Вы отписались от Ethiopia Guji."
-        assert follows(alice.id) == set()
+        assert followed(alice.id) == set()
 
     def test_an_unlinked_user_is_told_to_connect(self, tg, tid, make_user, results):
         bob = make_user("bob")
         answer = tap(tg, f"coffee:follow:{results[0].id}", tid)
         assert answer.params["text"] == CONNECT_EN
         assert answer.params["show_alert"] in (True, "true", "True")
-        assert follows(bob.id) == set()
+        assert followed(bob.id) == set()
         assert tg.calls_of("editMessageReplyMarkup") == []
 
     def test_a_coffee_gone_since(self, tg, tid, make_user, results):
         alice = linked(make_user, tid)
         answer = tap(tg, "coffee:follow:999999", tid)
         assert answer.params["text"] == STALE_EN
-        assert follows(alice.id) == set()
+        assert followed(alice.id) == set()
         assert tg.calls_of("editMessageReplyMarkup") == []
 
 
@@ -340,7 +340,7 @@ class TestForgedButtons:
         alice = linked(make_user, tid)
         make_coffee("Kochere")
         assert tap(tg, data, tid, language_code="ru").params["text"] == STALE_RU
-        assert follows(alice.id) == set() and telegram_prefs(alice.id) == {}
+        assert followed(alice.id) == set() and telegram_prefs(alice.id) == {}
         assert tg.calls_of("editMessageReplyMarkup") == tg.calls_of("editMessageText") == []
 
 
@@ -364,7 +364,7 @@ LABELS_RU = ("Сообщения в чатах", "Упоминания и отв
 
 
 class TestSettings:
-    """Telegram's defaults (webapp/services/notifications.py DEFAULT_PREFS): chat off,
+    """Telegram's defaults (webapp/services/notification_prefs.py DEFAULT_PREFS): chat off,
     mentions and replies on, reviews on."""
 
     def test_toggles_persist(self, tg, tid, make_user):
@@ -442,7 +442,7 @@ class TestFloodLimit:
         seconds = int(re.fullmatch(r"Слишком много сообщений подряд\. Попробуйте снова "
                                    r"через (\d+) с\.", flooded[0]["text"])[1])
         assert 0 < seconds <= 60
-        assert follows(alice.id) == set()
+        assert followed(alice.id) == set()
         assert say(tg, "/help", other).startswith("What I can do:")  # the limit is per user
 
 
@@ -478,23 +478,23 @@ class TestSplit:
 class TestServices:
     def test_set_pref_keeps_a_choice_for_a_channel_not_registered_yet(self, app, make_user):
         alice = make_user("alice")
-        notifications.set_pref(alice.id, "chat", "telegram", True)
+        notification_prefs.set_pref(alice.id, "chat", "telegram", True)
         assert telegram_prefs(alice.id) == {"chat": True}
-        assert notifications.channel_prefs([alice.id], "telegram")[(alice.id, "chat")] is True
+        assert notification_prefs.channel_prefs([alice.id], "telegram")[(alice.id, "chat")] is True
 
     @pytest.mark.parametrize("kind, channel", [("chat", "sms"), ("likes", "telegram"),
                                                ("", "telegram")])
     def test_set_pref_refuses_what_does_not_exist(self, app, make_user, kind, channel):
         alice = make_user("alice")
         with pytest.raises(ServiceError):
-            notifications.set_pref(alice.id, kind, channel, True)
+            notification_prefs.set_pref(alice.id, kind, channel, True)
         assert db.session.scalar(select(NotificationPref.id)) is None
 
     def test_followed_coffees(self, app, make_user, make_coffee):
         alice, bob = make_user("alice"), make_user("bob")
         a, b, c = make_coffee(), make_coffee(), make_coffee()
-        notifications.follow(alice.id, coffee_id=a.id)
-        notifications.follow(alice.id, coffee_id=c.id)
-        notifications.follow(bob.id, coffee_id=b.id)
-        assert notifications.followed_coffees(alice.id, [a.id, b.id]) == {a.id}
-        assert notifications.followed_coffees(alice.id, []) == set()
+        follows.follow(alice.id, coffee_id=a.id)
+        follows.follow(alice.id, coffee_id=c.id)
+        follows.follow(bob.id, coffee_id=b.id)
+        assert follows.followed_coffees(alice.id, [a.id, b.id]) == {a.id}
+        assert follows.followed_coffees(alice.id, []) == set()

@@ -13,7 +13,7 @@ from tests.test_notification_settings import ticked
 from tests.fixtures.jobs import WorkerProcess, queue, rq_app, wait_for  # noqa: F401
 from webapp.extensions import db
 from webapp.models import Delivery, Notification, TelegramLink, TelegramMessage
-from webapp.services import chat, notifications
+from webapp.services import chat, follows, notification_prefs
 from webapp.services import coffees as coffee_service
 from webapp.services import reviews as review_service
 from webapp.services.coffees import CoffeeData
@@ -123,7 +123,7 @@ class TestAMention:
         person("dee", chat_id=6003, active=False)      # blocked the bot earlier
         person("eve", chat_id=6004)                    # linked, defaults
         bob = db.session.scalar(select(TelegramLink.user_id).where(TelegramLink.chat_id == 6001))
-        notifications.save_prefs(bob, {("mentions", "in_app")}, ["in_app", "telegram"], False)
+        notification_prefs.save_prefs(bob, {("mentions", "in_app")}, ["in_app", "telegram"], False)
         chat.post_message(general.id, ana, "@bob @cyd @dee @eve cupping at five")
         telegram_api.wait_for_reply(6004, timeout=30)
         settled(rq_app, worker)
@@ -167,8 +167,8 @@ class TestChatActivity:
             self, rq_app, worker, telegram_api, general):
         ana = person("ana")
         bob = person("bob", chat_id=6001)
-        notifications.follow(bob, room_id=general.id)
-        notifications.save_prefs(bob, {("chat", "telegram")}, ["in_app", "telegram"], False)
+        follows.follow(bob, room_id=general.id)
+        notification_prefs.save_prefs(bob, {("chat", "telegram")}, ["in_app", "telegram"], False)
         message = chat.post_message(general.id, ana, "Anyone tried the new Geisha?")
         (sent,) = telegram_api.wait_for_reply(6001, timeout=30)
         assert sent["text"] == ("1 new message in General\n\nana: Anyone tried the new Geisha?"
@@ -197,7 +197,7 @@ def test_without_redis_the_mention_is_sent_from_the_web_process(inline_app, tele
     ana = person("ana")
     bob = person("bob", chat_id=6001, locale="ru")
     person("cyd", chat_id=6002)
-    notifications.save_prefs(bob, set(), ["telegram"], False)  # bob: Telegram off
+    notification_prefs.save_prefs(bob, set(), ["telegram"], False)  # bob: Telegram off
     chat.post_message(general.id, ana, "@bob @cyd cupping at five")
     # Ran before post_message returned: nothing to wait for.
     assert [(p["chat_id"], p["text"].split("\n")[0]) for p in telegram_api.sent()] == [
@@ -249,8 +249,8 @@ def test_the_settings_page_has_a_telegram_column_for_linked_users(
     response = client.post(SETTINGS, data={"enabled": ["mentions.in_app", "chat.telegram"],
                                            "email_mode": "immediate"})
     assert response.status_code == 303
-    assert notifications.prefs(alice.id)["chat"]["telegram"] is True
-    assert notifications.prefs(alice.id)["mentions"]["telegram"] is False
+    assert notification_prefs.prefs(alice.id)["chat"]["telegram"] is True
+    assert notification_prefs.prefs(alice.id)["mentions"]["telegram"] is False
 
 
 @pytest.mark.parametrize("link", ["none", "inactive"])
@@ -267,4 +267,4 @@ def test_no_telegram_column_without_an_active_link(bot_configured, client, auth,
     response = client.post(SETTINGS, data={"enabled": ["chat.telegram"],
                                            "email_mode": "immediate"})
     assert response.status_code == 422
-    assert notifications.prefs(alice.id)["chat"]["telegram"] is False
+    assert notification_prefs.prefs(alice.id)["chat"]["telegram"] is False

@@ -80,7 +80,7 @@ class Follow(_Target, db.Model):
 
 class NotificationPref(db.Model):
     """A user's choice for one kind on one channel; a missing row means the default
-    (webapp.services.notifications.DEFAULT_PREFS)."""
+    (webapp.services.notification_prefs.DEFAULT_PREFS)."""
 
     __tablename__ = "notification_prefs"
     __table_args__ = (

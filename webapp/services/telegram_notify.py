@@ -25,8 +25,7 @@ from telebot import types
 from webapp.extensions import db
 from webapp.jobs import job
 from webapp.models import Delivery, Notification, Room, TelegramLink, TelegramMessage, User
-from webapp.services import notifications as notes
-from webapp.services import telegram
+from webapp.services import notification_prefs, telegram
 from webapp.services.telegram_send import Blocked, SendFailed, send
 
 log = logging.getLogger(__name__)
@@ -70,11 +69,11 @@ def deliver(notification_ids: list[int]) -> None:
         select(TelegramLink).where(TelegramLink.user_id.in_({n.user_id for n in found}),
                                    TelegramLink.active.is_(True)))}
     users = {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(links)))}
-    wanted = notes.channel_prefs(users, CHANNEL)
+    wanted = notification_prefs.channel_prefs(users, CHANNEL)
     outgoing = []  # rendered first: each send commits, which expires what was loaded
     for n in found:
         link = links.get(n.user_id)
-        if link is None or not wanted[(n.user_id, notes.PREF_KIND[n.kind])]:
+        if link is None or not wanted[(n.user_id, notification_prefs.PREF_KIND[n.kind])]:
             continue
         text, markup = render(n, users[n.user_id].locale)
         about = {"user_id": n.user_id, "notification_id": n.id, "room_id": n.room_id,
