@@ -13,6 +13,7 @@ from flask import current_app, url_for
 from flask_babel import force_locale, gettext as _, lazy_gettext as _l
 from telebot import TeleBot, types, util
 
+from bot import keyboards, login, replies
 from webapp.services import telegram
 from webapp.text import has_control
 
@@ -22,22 +23,32 @@ log = logging.getLogger(__name__)
 COMMANDS = [
     ("start", _l("Connect your Crema account")),
     ("help", _l("What I can do")),
+    ("top", _l("Top-rated coffees")),
+    ("search", _l("Find coffees by name, roaster, origin or flavour")),
+    ("latest", _l("The newest reviews")),
+    ("settings", _l("Which notifications come to Telegram")),
     ("unlink", _l("Disconnect Telegram from your Crema account")),
 ]
-HELP_BUTTON = _l("Help")
+HELP_BUTTON = keyboards.BUTTONS["help"]
 
 
 def register(bot: TeleBot, app) -> None:
     """Every handler of the bot, in the order a message tries them (``app``: for
     handlers that will need settings when they are registered)."""
+    from bot import commands  # it builds on this module's helpers
+
     private = ["private"]
+    commands.register_gates(bot, private)
     bot.register_message_handler(start, commands=["start"], chat_types=private, pass_bot=True)
     bot.register_message_handler(show_help, commands=["help"], chat_types=private, pass_bot=True)
     bot.register_message_handler(show_help, func=is_help_button, chat_types=private,
                                  pass_bot=True)
     bot.register_message_handler(unlink, commands=["unlink"], chat_types=private, pass_bot=True)
+    commands.register(bot, private)
+    replies.register(bot)  # replies to notifications, their mute buttons (bot/replies.py)
     bot.register_message_handler(unknown, func=lambda message: True, chat_types=private,
                                  content_types=util.content_type_media, pass_bot=True)
+    bot.register_callback_query_handler(login.answer, func=login.is_login_button, pass_bot=True)
     bot.register_callback_query_handler(stale_button, func=lambda query: True, pass_bot=True)
 
 
@@ -68,18 +79,13 @@ def speaking_to(sender: types.User | None):
 
 
 def keyboard() -> types.ReplyKeyboardMarkup:
-    markup = types.ReplyKeyboardMarkup(resize_keyboard=True)
-    markup.add(types.KeyboardButton(str(HELP_BUTTON)))
-    return markup
+    """The reply keyboard of main actions (bot.keyboards), in the current language."""
+    return keyboards.main_keyboard()
 
 
 def is_help_button(message: types.Message) -> bool:
     """A tap on the keyboard's Help button, in any of the site's languages."""
-    labels = set()
-    for locale in current_app.config["LANGUAGES"]:
-        with force_locale(locale):
-            labels.add(str(HELP_BUTTON))
-    return (message.text or "").strip() in labels
+    return keyboards.button_action(message) == "help"
 
 
 def settings_url() -> str:
@@ -104,6 +110,8 @@ def start(message: types.Message, bot: TeleBot) -> None:
         with speaking_to(sender):
             bot.send_message(message.chat.id, welcome(sender), reply_markup=keyboard())
         return
+    if login.is_login_start(token):
+        return login.ask(message, bot, token)
     try:
         user = telegram.link(token, sender.id, message.chat.id, _plain(sender.first_name),
                              _plain(sender.username), sender.language_code)

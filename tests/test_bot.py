@@ -28,8 +28,14 @@ WELCOME_EN = ("Hello! I'm Crema's bot: I bring Crema, the coffee-tasting communi
               "Telegram. To connect your account, open Settings → Telegram on the site "
               f"({BASE_URL}/settings/telegram) and press \"Connect Telegram\".")
 HELP_EN = ("What I can do:\n/start — Connect your Crema account\n/help — What I can do\n"
+           "/top — Top-rated coffees\n"
+           "/search — Find coffees by name, roaster, origin or flavour\n"
+           "/latest — The newest reviews\n/settings — Which notifications come to Telegram\n"
            "/unlink — Disconnect Telegram from your Crema account")
 HELP_RU = ("Что я умею:\n/start — Подключить аккаунт Crema\n/help — Что я умею\n"
+           "/top — Лучшие сорта кофе\n"
+           "/search — Найти кофе по названию, обжарщику, стране или вкусу\n"
+           "/latest — Новые отзывы\n/settings — Какие уведомления приходят в Telegram\n"
            "/unlink — Отключить Telegram от аккаунта Crema")
 UNKNOWN_EN = "I don't know that; /help lists what I can do."
 UNKNOWN_RU = "Этого я не знаю; /help — список того, что я умею."
@@ -42,6 +48,8 @@ def bot_env(database_url: str, api_url: str, token: str | None = TOKEN,
             "REDIS_URL": os.environ.get("TEST_REDIS_URL", ""),
             "REDIS_PREFIX": f"crema-test-bot-{secrets.token_hex(4)}:",
             "SECRET_KEY": "bot-test-secret-key", "BASE_URL": BASE_URL,
+            # One Telegram user talks through a whole module; test_bot_commands tests it.
+            "BOT_COMMAND_LIMIT": "10000 per minute",
             "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 
 
@@ -73,15 +81,22 @@ class BotProcess:
 def bot_process(database_url, _schema, telegram_server, tmp_path_factory):
     """One bot for the module's conversations (each test uses its own Telegram users'
     updates; update ids only grow, so a test never sees another's)."""
-    bot = BotProcess(bot_env(database_url, telegram_server.url),
-                     tmp_path_factory.mktemp("bot") / "bot.log")
+    bot = polling_bot(bot_env(database_url, telegram_server.url), telegram_server,
+                      tmp_path_factory.mktemp("bot") / "bot.log")
+    yield bot
+    bot.stop()
+
+
+def polling_bot(env: dict, server, log: Path) -> BotProcess:
+    """``python -m bot`` started with ``env``, once it polls ``server`` (the fake Bot API)."""
+    bot = BotProcess(env, log)
     try:
-        telegram_server.wait_for("getUpdates", where=lambda c: c.token == TOKEN, timeout=60)
+        server.wait_for("getUpdates", where=lambda c: c.token == env["TELEGRAM_BOT_TOKEN"],
+                        timeout=60)
     except AssertionError:
         bot.stop()
         raise AssertionError("the bot never polled:\n" + bot.output()) from None
-    yield bot
-    bot.stop()
+    return bot
 
 
 @pytest.fixture
@@ -120,14 +135,18 @@ class TestLinking:
             ANA, ANA, "Ana", "ana_tg", "en")
         assert token_row(token).used_at is not None
         keyboard = tg.sent()[-1]["reply_markup"]
-        assert keyboard["keyboard"] == [[{"text": "Help"}]]
+        assert keyboard["keyboard"] == [[{"text": "Top"}, {"text": "Latest"}],
+                                        [{"text": "Search"}, {"text": "Settings"}],
+                                        [{"text": "Help"}]]
 
     def test_the_greeting_is_in_the_accounts_language(self, tg, make_user):
         alice = make_user("alice", locale="ru")
         token = telegram.new_token("link", alice.id)
         reply = say(tg, f"/start {token}", language_code="en")
         assert reply == "Привет, Ana! Ваш Telegram теперь подключён к Crema как @alice."
-        assert tg.sent()[-1]["reply_markup"]["keyboard"] == [[{"text": "Помощь"}]]
+        assert tg.sent()[-1]["reply_markup"]["keyboard"] == [
+            [{"text": "Лучшие"}, {"text": "Новое"}], [{"text": "Найти"}, {"text": "Настройки"}],
+            [{"text": "Помощь"}]]
 
     def test_an_expired_token_is_refused_and_changes_nothing(self, tg, make_user):
         alice = make_user("alice")
@@ -337,6 +356,10 @@ def test_a_second_poller_stops_with_status_3(database_url, _schema, telegram_api
     assert english["commands"] == [
         {"command": "start", "description": "Connect your Crema account"},
         {"command": "help", "description": "What I can do"},
+        {"command": "top", "description": "Top-rated coffees"},
+        {"command": "search", "description": "Find coffees by name, roaster, origin or flavour"},
+        {"command": "latest", "description": "The newest reviews"},
+        {"command": "settings", "description": "Which notifications come to Telegram"},
         {"command": "unlink", "description": "Disconnect Telegram from your Crema account"}]
     assert russian["language_code"] == "ru"
     assert russian["commands"][0] == {"command": "start",

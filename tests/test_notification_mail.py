@@ -18,7 +18,7 @@ from tests.fixtures.smtp import body
 from webapp.extensions import db
 from webapp.models import Delivery, Notification, NotificationPref
 from webapp.models.base import utcnow
-from webapp.services import channels, chat, notifications
+from webapp.services import channels, chat, notification_prefs, notifications
 from webapp.services import reviews as review_service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,7 +96,7 @@ class TestImmediate:
 
     def test_e_mail_off_for_the_kind_means_no_mail(self, mailbox, general, people):
         bob = people["bob"]
-        notifications.save_prefs(bob.id, {("mentions", "in_app")}, ["in_app", "email"], False)
+        notification_prefs.save_prefs(bob.id, {("mentions", "in_app")}, ["in_app", "email"], False)
         chat.post_message(general.id, people["ana"].id, "@bob in the app only")
         channels.send_email_notifications([only("mention", bob.id).id])
         assert mailbox.messages == [] and notifications.unread_count(bob.id) == 1
@@ -105,7 +105,7 @@ class TestImmediate:
                                                                      people):
         ana, bob = people["ana"], people["bob"]
         chat.post_message(general.id, bob.id, "Anyone?")
-        notifications.save_prefs(bob.id, {("chat", "email")}, ["in_app", "email"], False)
+        notification_prefs.save_prefs(bob.id, {("chat", "email")}, ["in_app", "email"], False)
         for n in range(3):
             chat.post_message(general.id, ana.id, f"Yes {n}")
         assert only("chat", bob.id).count == 3
@@ -167,7 +167,7 @@ class TestDigest:
         coffee = make_coffee("Kochere", by=reader)
         review_service.save_review(coffee.id, people["ana"].id, 4, "pour-over", [], "")
         chat.post_message(general.id, people["ana"].id, "@bob hello")
-        notifications.save_prefs(reader.id, {("mentions", "email")}, ["in_app", "email"], True)
+        notification_prefs.save_prefs(reader.id, {("mentions", "email")}, ["in_app", "email"], True)
         yesterday = (utcnow() - timedelta(days=1)).date().isoformat()
         channels.send_digest(reader.id, yesterday)
         assert mailbox.messages == []
@@ -194,7 +194,7 @@ class TestUnsubscribe:
 
     def email_on(self, user_id: int) -> dict:
         db.session.expire_all()
-        return {kind: on["email"] for kind, on in notifications.prefs(user_id).items()}
+        return {kind: on["email"] for kind, on in notification_prefs.prefs(user_id).items()}
 
     def test_the_link_asks_and_changes_nothing(self, client, people):
         bob = people["bob"]

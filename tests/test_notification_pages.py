@@ -8,7 +8,7 @@ from tests.conftest import HX, PASSWORD
 from tests.fixtures.embedded import embedded_app  # noqa: F401 (this module's app)
 from webapp.extensions import db
 from webapp.models import Notification
-from webapp.services import chat, notifications
+from webapp.services import chat, follows, notifications
 from webapp.services import reviews as review_service
 
 
@@ -110,14 +110,14 @@ class TestFollow:
         assert "Follow the conversation" in client.get(f"/chat/{general.id}").text
         response = client.post(f"/follow/rooms/{general.id}", data={"following": "1"})
         assert response.status_code == 303 and response.headers["Location"] == f"/chat/{general.id}"
-        assert notifications.following(people["bob"].id, general.id) == (True, False)
+        assert follows.following(people["bob"].id, general.id) == (True, False)
         html = client.get(f"/chat/{general.id}").text
         assert 'aria-pressed="true"' in html and "Following the conversation" in html
         fragment = client.post(f"/follow/rooms/{general.id}", data={"following": "0"},
                                headers=HX).text
         assert fragment.lstrip().startswith(f'<form method="post" action="/follow/rooms/{general.id}"')
         assert "Follow the conversation" in fragment and "<html" not in fragment
-        assert notifications.following(people["bob"].id, general.id) == (False, False)
+        assert follows.following(people["bob"].id, general.id) == (False, False)
 
     def test_following_a_coffees_reviews_from_its_page(self, client, people, make_coffee):
         coffee = make_coffee("Kochere")
@@ -139,7 +139,7 @@ class TestFollow:
     def test_neither_1_nor_0_is_422(self, client, general, people, value):
         login(client, "bob")
         assert client.post(f"/follow/rooms/{general.id}", data={"following": value}).status_code == 422
-        assert notifications.following(people["bob"].id, general.id) == (False, False)
+        assert follows.following(people["bob"].id, general.id) == (False, False)
 
     def test_a_visitor_gets_no_follow_button(self, client, general):
         assert "Follow the conversation" not in client.get(f"/chat/{general.id}").text

@@ -8,7 +8,7 @@ from tests.conftest import HX, PASSWORD
 from tests.fixtures.embedded import embedded_app  # noqa: F401 (this module's app)
 from webapp.extensions import db
 from webapp.models import Mute, NotificationPref, User
-from webapp.services import chat, notifications
+from webapp.services import chat, follows, notification_prefs
 
 URL = "/settings/notifications"
 
@@ -66,10 +66,10 @@ class TestPage:
         response = client.post(URL, data={"enabled": ["chat.email", "reviews.in_app"],
                                           "email_mode": "digest"})
         assert response.status_code == 303 and response.headers["Location"] == URL
-        assert notifications.prefs(bob.id) == {
-            "chat": {"in_app": False, "email": True},
-            "mentions": {"in_app": False, "email": False},
-            "reviews": {"in_app": True, "email": False}}
+        assert notification_prefs.prefs(bob.id) == {  # no Telegram column: its defaults stay
+            "chat": {"in_app": False, "email": True, "telegram": False},
+            "mentions": {"in_app": False, "email": False, "telegram": True},
+            "reviews": {"in_app": True, "email": False, "telegram": True}}
         page = client.get(URL).text
         assert "Your notification settings have been saved." in page
         assert ticked(page) == {"chat.email", "reviews.in_app"}
@@ -78,7 +78,8 @@ class TestPage:
     def test_an_htmx_save_navigates(self, client, bob):
         response = client.post(URL, data={"email_mode": "immediate"}, headers=HX)
         assert response.status_code == 204 and response.headers["HX-Redirect"] == URL
-        assert all(not on for kind in notifications.prefs(bob.id).values() for on in kind.values())
+        assert all(not on[ch] for on in notification_prefs.prefs(bob.id).values()
+                   for ch in ("in_app", "email"))
 
     @pytest.mark.parametrize("data, message", [
         ({"enabled": ["gossip.in_app"], "email_mode": "immediate"}, "does not exist"),
@@ -107,12 +108,12 @@ class TestMutes:
         assert "Mute the conversation" in page and "Follow the conversation" in page
         response = client.post(f"/mute/rooms/{general.id}", data={"muted": "1"})
         assert response.status_code == 303 and response.headers["Location"] == f"/chat/{general.id}"
-        assert notifications.watching(bob.id, room_id=general.id).muted_room
+        assert follows.watching(bob.id, room_id=general.id).muted_room
         assert "Unmute the conversation" in client.get(f"/chat/{general.id}").text
         fragment = client.post(f"/mute/rooms/{general.id}", data={"muted": "0"}, headers=HX).text
         assert fragment.lstrip().startswith(f'<form method="post" action="/mute/rooms/{general.id}"')
         assert "Mute the conversation" in fragment and "<html" not in fragment
-        assert not notifications.watching(bob.id, room_id=general.id).muted_room
+        assert not follows.watching(bob.id, room_id=general.id).muted_room
 
     def test_muting_a_coffee_keeps_its_follow(self, client, bob, make_coffee):
         coffee = make_coffee("Kochere")
@@ -121,7 +122,7 @@ class TestMutes:
         response = client.post(f"/mute/coffees/{coffee.id}",
                                data={"muted": "1", "next": f"/coffees/{coffee.id}?x=1"})
         assert response.headers["Location"] == f"/coffees/{coffee.id}?x=1"
-        assert notifications.following(bob.id, coffee_id=coffee.id) == (False, True)
+        assert follows.following(bob.id, coffee_id=coffee.id) == (False, True)
         assert "Unmute this coffee" in client.get(f"/coffees/{coffee.id}").text
 
     def test_the_follow_buttons_fragment_comes_without_the_mute_button(self, client, bob,
@@ -134,8 +135,8 @@ class TestMutes:
                                                             make_coffee):
         coffee = make_coffee("Kochere")
         assert "Nothing is muted" in client.get(URL).text
-        notifications.mute(bob.id, room_id=general.id)
-        notifications.mute(bob.id, coffee_id=coffee.id)
+        follows.mute(bob.id, room_id=general.id)
+        follows.mute(bob.id, coffee_id=coffee.id)
         page = client.get(URL).text
         assert f'<a href="/coffees/{coffee.id}">Kochere</a>' in page
         assert f'<a href="/chat/{general.id}">General</a>' in page

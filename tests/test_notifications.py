@@ -1,5 +1,6 @@
-"""Notifications (webapp/services/notifications.py): who is told of a mention, a reply,
-chat activity and a new review; exactly once, coalesced where they should be."""
+"""Notifications (webapp/services/notifications.py, with follows.py and
+notification_prefs.py): who is told of a mention, a reply, chat activity and a new
+review; exactly once, coalesced where they should be."""
 import logging
 from datetime import datetime, timedelta, timezone
 
@@ -12,7 +13,7 @@ from tests.fixtures.embedded import embedded_app  # noqa: F401 (this module's ap
 from webapp import jobs
 from webapp.extensions import db
 from webapp.models import Message, Notification, NotificationPref
-from webapp.services import ServiceError, chat, notifications
+from webapp.services import ServiceError, chat, follows, notification_prefs, notifications
 from webapp.services import reviews as review_service
 
 # Inside one 5-minute window, whatever the clock says when the tests run.
@@ -115,11 +116,11 @@ class TestMessages:
 
     def test_followers_are_told_and_unfollowing_stops_it(self, general, people):
         ana, dee = people["ana"], people["dee"]
-        notifications.follow(dee.id, room_id=general.id)
-        notifications.follow(dee.id, room_id=general.id)  # twice: one follow
+        follows.follow(dee.id, room_id=general.id)
+        follows.follow(dee.id, room_id=general.id)  # twice: one follow
         notifications.notify_message(add(general.id, ana.id, at=WINDOW_START))
         assert [r[:2] for r in told()] == [(dee.id, "chat")]
-        notifications.unfollow(dee.id, room_id=general.id)
+        follows.unfollow(dee.id, room_id=general.id)
         notifications.notify_message(add(general.id, ana.id, at=WINDOW_START + timedelta(hours=1)))
         assert len(told()) == 1
 
@@ -138,7 +139,7 @@ class TestMessages:
                                                                make_user, count_queries):
         def followers(n):
             for _ in range(n):
-                notifications.follow(make_user().id, room_id=general.id)
+                follows.follow(make_user().id, room_id=general.id)
         few, many = statements(general.id, people["ana"].id, followers, count_queries, 10, 1000)
         assert db.session.scalar(select(func.count()).select_from(Notification)) == 1010
         assert few == many
@@ -150,13 +151,13 @@ class TestMessages:
         def followers(n):
             for i in range(n):
                 uid = make_user().id
-                notifications.follow(uid, room_id=general.id)
+                follows.follow(uid, room_id=general.id)
                 if i % 4 == 0:
                     choose(uid, "chat", in_app=False, email=True)
                 elif i % 4 == 1:
                     choose(uid, "chat", in_app=False, email=False)
                 elif i % 4 == 2:
-                    notifications.mute(uid, room_id=general.id)
+                    follows.mute(uid, room_id=general.id)
         few, many = statements(general.id, people["ana"].id, followers, count_queries, 12, 1200)
         rows = db.session.execute(select(Notification.in_app, func.count())
                                   .group_by(Notification.in_app)).all()
@@ -192,10 +193,10 @@ def shown(user_id: int) -> list[str]:
 
 class TestPreferences:
     def test_the_defaults(self, people):
-        assert notifications.prefs(people["ana"].id) == {
-            "chat": {"in_app": True, "email": False},
-            "mentions": {"in_app": True, "email": True},
-            "reviews": {"in_app": True, "email": True}}
+        assert notification_prefs.prefs(people["ana"].id) == {
+            "chat": {"in_app": True, "email": False, "telegram": False},
+            "mentions": {"in_app": True, "email": True, "telegram": True},
+            "reviews": {"in_app": True, "email": True, "telegram": True}}
 
     def test_every_channel_of_a_kind_off_means_no_row(self, general, people, make_coffee):
         ana, bob = people["ana"], people["bob"]
@@ -239,25 +240,28 @@ class TestPreferences:
 
     def test_saving_choices_and_the_digest(self, people):
         bob = people["bob"]
-        notifications.save_prefs(bob.id, {("chat", "email"), ("reviews", "in_app")},
+        notification_prefs.save_prefs(bob.id, {("chat", "email"), ("reviews", "in_app")},
                                  ["in_app", "email"], email_digest=True)
-        assert notifications.prefs(bob.id) == {
-            "chat": {"in_app": False, "email": True},
-            "mentions": {"in_app": False, "email": False},
-            "reviews": {"in_app": True, "email": False}}
+        assert notification_prefs.prefs(bob.id) == {  # telegram untouched: its defaults
+            "chat": {"in_app": False, "email": True, "telegram": False},
+            "mentions": {"in_app": False, "email": False, "telegram": True},
+            "reviews": {"in_app": True, "email": False, "telegram": True}}
         db.session.expire_all()
         assert bob.email_digest is True
-        notifications.save_prefs(bob.id, {("mentions", "in_app")}, ["in_app"], email_digest=False)
-        assert notifications.prefs(bob.id)["mentions"] == {"in_app": True, "email": False}
-        assert notifications.prefs(bob.id)["chat"] == {"in_app": False, "email": True}
+        notification_prefs.save_prefs(bob.id, {("mentions", "in_app")}, ["in_app"],
+                                      email_digest=False)
+        assert notification_prefs.prefs(bob.id)["mentions"] == {"in_app": True, "email": False,
+                                                           "telegram": True}
+        assert notification_prefs.prefs(bob.id)["chat"] == {"in_app": False, "email": True,
+                                                       "telegram": False}
 
     @pytest.mark.parametrize("enabled, channels", [
         ({("gossip", "in_app")}, ["in_app"]), ({("chat", "pigeon")}, ["in_app"]),
-        ({("chat", "email")}, ["in_app"]), (set(), ["in_app", "telegram"])])
+        ({("chat", "email")}, ["in_app"]), (set(), ["in_app", "fax"])])
     def test_an_unknown_choice_saves_nothing(self, people, enabled, channels):
         bob = people["bob"]
         with pytest.raises(ServiceError):
-            notifications.save_prefs(bob.id, enabled, channels, email_digest=True)
+            notification_prefs.save_prefs(bob.id, enabled, channels, email_digest=True)
         assert db.session.scalar(select(func.count()).select_from(NotificationPref)) == 0
         db.session.expire_all()
         assert bob.email_digest is False
@@ -269,18 +273,18 @@ class TestMutes:
         ana, dee = people["ana"], people["dee"]
         brewing = topic_rooms["brewing"]
         for room in (general, brewing):
-            notifications.follow(dee.id, room_id=room.id)
-        notifications.mute(dee.id, room_id=general.id)
-        notifications.mute(dee.id, room_id=general.id)  # twice: one mute
-        assert notifications.watching(dee.id, room_id=general.id).muted_room
-        assert not notifications.watching(dee.id, room_id=brewing.id).muted_room
+            follows.follow(dee.id, room_id=room.id)
+        follows.mute(dee.id, room_id=general.id)
+        follows.mute(dee.id, room_id=general.id)  # twice: one mute
+        assert follows.watching(dee.id, room_id=general.id).muted_room
+        assert not follows.watching(dee.id, room_id=brewing.id).muted_room
         notifications.notify_message(add(general.id, ana.id, at=WINDOW_START))
         notifications.notify_message(add(brewing.id, ana.id, at=WINDOW_START))
         assert [r[2] for r in told()] == [f"chat:{brewing.id}:{window()}"]
         mention = chat.post_message(general.id, ana.id, "@dee still for you")
         assert (dee.id, "mention", f"mention:{mention.id}", 1) in told()
-        assert notifications.following(dee.id, general.id) == (True, False)
-        notifications.unmute(dee.id, room_id=general.id)
+        assert follows.following(dee.id, general.id) == (True, False)
+        follows.unmute(dee.id, room_id=general.id)
         notifications.notify_message(add(general.id, ana.id, at=WINDOW_START + timedelta(hours=1)))
         assert len([r for r in told() if r[1] == "chat"]) == 2
 
@@ -289,9 +293,9 @@ class TestMutes:
         muted, other = make_coffee("Kochere", by=ana), make_coffee("Guji", by=ana)
         room = chat.room_for_coffee(muted.id)
         for coffee in (muted, other):
-            notifications.follow(dee.id, coffee_id=coffee.id)
-        notifications.follow(dee.id, room_id=room.id)
-        notifications.mute(dee.id, coffee_id=muted.id)
+            follows.follow(dee.id, coffee_id=coffee.id)
+        follows.follow(dee.id, room_id=room.id)
+        follows.mute(dee.id, coffee_id=muted.id)
         review_service.save_review(muted.id, bob.id, 4, "pour-over", [], "")
         heard, _ = review_service.save_review(other.id, bob.id, 4, "pour-over", [], "")
         notifications.notify_message(add(room.id, bob.id, at=WINDOW_START))
@@ -304,10 +308,10 @@ class TestMutes:
     def test_the_mutes_listed_with_their_names(self, general, people, make_coffee):
         dee = people["dee"]
         coffee = make_coffee("Kochere")
-        notifications.mute(dee.id, room_id=general.id)
-        notifications.mute(dee.id, coffee_id=coffee.id)
-        notifications.mute(dee.id, room_id=chat.room_for_coffee(coffee.id).id)
-        assert [m.title for m in notifications.mutes(dee.id)] == ["Kochere", "Kochere", "General"]
+        follows.mute(dee.id, room_id=general.id)
+        follows.mute(dee.id, coffee_id=coffee.id)
+        follows.mute(dee.id, room_id=chat.room_for_coffee(coffee.id).id)
+        assert [m.title for m in follows.mutes(dee.id)] == ["Kochere", "Kochere", "General"]
 
 
 def window(at: datetime = WINDOW_START) -> int:
@@ -319,7 +323,7 @@ class TestReviews:
             self, people, make_coffee):
         ana, bob, cy, dee = (people[n] for n in ("ana", "bob", "cyd", "dee"))
         coffee = make_coffee("Kochere", by=ana)
-        notifications.follow(dee.id, coffee_id=coffee.id)
+        follows.follow(dee.id, coffee_id=coffee.id)
         review, _ = review_service.save_review(coffee.id, bob.id, 4, "pour-over", [], "Juicy")
         assert [(r[0], r[1]) for r in told()] == [(ana.id, "review"), (dee.id, "review")]
         review_service.save_review(coffee.id, bob.id, 4.5, "pour-over", [], "Even better")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from tests.fixtures.jobs import ROOT, queue, rq_app  # noqa: F401
 from webapp.extensions import db
 from webapp.models import Notification
-from webapp.services import chat, notifications
+from webapp.services import chat, follows, notification_prefs, notifications
 from webapp.services import users as user_service
 
 
@@ -35,10 +35,10 @@ def test_a_real_worker_coalesces_and_applies_preferences_and_mutes(rq_app, datab
     chat.ensure_topic_rooms()
     room = next(r for r in chat.topic_rooms() if r.slug == "general")
     for name in ("bob", "cyd", "dee", "eve"):
-        notifications.follow(people[name], room_id=room.id)
-    notifications.mute(people["cyd"], room_id=room.id)           # muted: no chat activity
-    notifications.save_prefs(people["dee"], set(), ["in_app", "email"], False)  # all off
-    notifications.save_prefs(people["eve"], {("chat", "email"), ("mentions", "in_app")},
+        follows.follow(people[name], room_id=room.id)
+    follows.mute(people["cyd"], room_id=room.id)           # muted: no chat activity
+    notification_prefs.save_prefs(people["dee"], set(), ["in_app", "email"], False)  # all off
+    notification_prefs.save_prefs(people["eve"], {("chat", "email"), ("mentions", "in_app")},
                              ["in_app", "email"], False)         # chat by e-mail only
 
     for n in range(3):

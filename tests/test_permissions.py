@@ -102,6 +102,12 @@ PUBLIC = {
     ("GET", "/unsubscribe/<token>"), ("POST", "/unsubscribe/<token>"),
     # Telegram's deliveries, authenticated by the webhook secret (tests/test_telegram_webhook.py).
     ("POST", "/telegram/webhook"),
+    # Log in with Telegram: the widget's signed answer, and the bot's one-time link bound
+    # to the browser that asked (tests/test_telegram_login.py).
+    ("GET", "/auth/telegram/callback"), ("GET", "/auth/telegram/unlinked"),
+    ("POST", "/auth/telegram/forget"), ("POST", "/auth/telegram/start"),
+    ("GET", "/auth/telegram/wait"), ("GET", "/auth/telegram/status"),
+    ("POST", "/auth/telegram/continue"),
 }
 
 # Sockets whose handshake checks the session itself (a socket cannot follow a redirect to

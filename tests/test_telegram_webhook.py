@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import clean_up, make_app
+from tests.test_bot import HELP_EN  # the same handlers answer
 from webapp.extensions import db
 from webapp.models import TelegramLink
 from webapp.services import telegram
@@ -13,8 +14,6 @@ from webapp.telegram import updates
 URL = "/telegram/webhook"
 SECRET = "webhook-Secret_123"
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-HELP_EN = ("What I can do:\n/start — Connect your Crema account\n/help — What I can do\n"
-           "/unlink — Disconnect Telegram from your Crema account")
 
 
 def with_bot(app, api_url: str) -> None:

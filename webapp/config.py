@@ -143,6 +143,9 @@ class Config:
             # rest) and its 1 a second per chat.
             "telegram-send": os.environ.get("TELEGRAM_SEND_LIMIT", "25 per second"),
             "telegram-chat": os.environ.get("TELEGRAM_CHAT_LIMIT", "1 per second"),
+            "telegram-login-ip": os.environ.get("TELEGRAM_LOGIN_LIMIT_IP", "10 per 15 minutes"),
+            "bot-command": os.environ.get("BOT_COMMAND_LIMIT", "20 per minute"),
+            "bot-command-notice": os.environ.get("BOT_COMMAND_NOTICE_LIMIT", "1 per minute"),
         }
         # Account mail (webapp/services/account_mail.py): seconds a password reset link
         # and an email confirmation link stay valid.

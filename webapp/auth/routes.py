@@ -9,6 +9,7 @@ from flask_login import current_user, login_required
 from webapp import htmx, jobs, security
 from webapp.forms import refuse_flood, show_service_error
 from webapp.auth import bp
+from webapp.auth import telegram as telegram_auth
 from webapp.auth.forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm
 from webapp.extensions import limiter
 from webapp.ratelimit import Verdict
@@ -50,6 +51,7 @@ def register():
     form = RegisterForm()
     page, fragment = "auth/register.html", "auth/_register_form.html"
     if request.method == "GET":
+        form.username.data = telegram_auth.suggested_username()
         return htmx.render(page, fragment, form=form)
     # Every sign-up counts, refused ones too: a flood of bad forms is a flood.
     verdict = limiter.consume("register-ip", _client_ip())
@@ -65,6 +67,7 @@ def register():
         return htmx.render(page, fragment, status=422, form=form)
     _mail_confirmation(user.id)
     security.log_in(user)
+    telegram_auth.link_pending(user, new_account=True)
     flash(_("Welcome to Crema, %(name)s!", name=user.username), "success")
     flash(_("We sent a link to %(email)s: open it to confirm your email address.",
             email=user.email), "info")
@@ -85,6 +88,7 @@ def check_username():
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@telegram_auth.widget_csp
 def login():
     form = LoginForm()
     page, fragment = "auth/login.html", "auth/_login_form.html"
@@ -106,6 +110,7 @@ def login():
         return htmx.render(page, fragment, status=422, form=form)
     limiter.clear("login-account-ip", account, ip)
     security.log_in(user, remember=form.remember.data)
+    telegram_auth.link_pending(user)
     flash(_("Welcome back, %(name)s.", name=user.name), "success")
     return security.navigate(htmx.safe_next(form.next.data, url_for("main.index")))
 

@@ -10,7 +10,7 @@ from webapp.chat.forms import MessageForm
 from webapp.chat.live import Viewer
 from webapp.models import Message, Room
 from webapp.models.base import utcnow
-from webapp.services import ServiceError, chat, notifications
+from webapp.services import ServiceError, chat, follows
 
 PAGE_SIZE = 50
 
@@ -69,7 +69,7 @@ def room_view(room: Room, before: int | None = None, reply_to_id: int | None = N
                     synced_at=synced_at, before=before, reply_to=reply_to,
                     standalone=standalone, error=error)
     if viewer.user_id is not None:
-        seen = notifications.watching(viewer.user_id, room.id, room.coffee_id)
+        seen = follows.watching(viewer.user_id, room.id, room.coffee_id)
         view.following_room, view.following_coffee = seen.following_room, seen.following_coffee
         view.muted_room, view.muted_coffee = seen.muted_room, seen.muted_coffee
         if messages and before is None:

@@ -2,7 +2,7 @@
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, true
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.base import UTCDateTime, utcnow
@@ -54,15 +54,16 @@ class Notification(db.Model):
         return f"<Notification {self.kind} {self.key} for {self.user_id}>"
 
 
-class Follow(db.Model):
-    """A user follows a room's conversation or a coffee's new reviews."""
+class _Target:
+    """A user's choice about one room or one coffee (exactly one of them), once each."""
 
-    __tablename__ = "follows"
-    __table_args__ = (
-        CheckConstraint("(room_id IS NULL) <> (coffee_id IS NULL)", name="one_target"),
-        UniqueConstraint("user_id", "room_id"),
-        UniqueConstraint("user_id", "coffee_id"),
-    )
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple:
+        return (
+            CheckConstraint("(room_id IS NULL) <> (coffee_id IS NULL)", name="one_target"),
+            UniqueConstraint("user_id", "room_id"),
+            UniqueConstraint("user_id", "coffee_id"),
+        )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -71,9 +72,15 @@ class Follow(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Follow(_Target, db.Model):
+    """A user follows a room's conversation or a coffee's new reviews."""
+
+    __tablename__ = "follows"
+
+
 class NotificationPref(db.Model):
     """A user's choice for one kind on one channel; a missing row means the default
-    (webapp.services.notifications.DEFAULT_PREFS)."""
+    (webapp.services.notification_prefs.DEFAULT_PREFS)."""
 
     __tablename__ = "notification_prefs"
     __table_args__ = (
@@ -89,22 +96,11 @@ class NotificationPref(db.Model):
     enabled: Mapped[bool] = mapped_column()
 
 
-class Mute(db.Model):
+class Mute(_Target, db.Model):
     """A user hears nothing more of a room's conversation, or of a coffee (its reviews
     and its room), but mentions and replies."""
 
     __tablename__ = "mutes"
-    __table_args__ = (
-        CheckConstraint("(room_id IS NULL) <> (coffee_id IS NULL)", name="one_target"),
-        UniqueConstraint("user_id", "room_id"),
-        UniqueConstraint("user_id", "coffee_id"),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    room_id: Mapped[int | None] = mapped_column(ForeignKey("rooms.id", ondelete="CASCADE"))
-    coffee_id: Mapped[int | None] = mapped_column(ForeignKey("coffees.id", ondelete="CASCADE"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Delivery(db.Model):

@@ -13,7 +13,7 @@ from webapp.models import Coffee
 from webapp.models.base import utcnow
 from webapp.notifications import bp
 from webapp.notifications.forms import KIND_LABELS, PrefsForm
-from webapp.services import ServiceError, channels, chat
+from webapp.services import ServiceError, channels, chat, follows, notification_prefs
 from webapp.services import notifications as service
 
 PAGE_SIZE = 30
@@ -85,7 +85,7 @@ def follow(room_id: int | None, coffee_id: int | None):
     :raise 404: unknown room or coffee. :raise 422: neither 1 nor 0.
     """
     wanted = _switch(room_id, coffee_id, "following", _("Choose to follow or not."))
-    (service.follow if wanted else service.unfollow)(current_user.id, room_id, coffee_id)
+    (follows.follow if wanted else follows.unfollow)(current_user.id, room_id, coffee_id)
     return _switched("notifications/_follow.html", room_id, coffee_id, following=wanted,
                      alone=True)
 
@@ -100,7 +100,7 @@ def mute(room_id: int | None, coffee_id: int | None):
     :raise 404: unknown room or coffee. :raise 422: neither 1 nor 0.
     """
     wanted = _switch(room_id, coffee_id, "muted", _("Choose to mute or not."))
-    (service.mute if wanted else service.unmute)(current_user.id, room_id, coffee_id)
+    (follows.mute if wanted else follows.unmute)(current_user.id, room_id, coffee_id)
     return _switched("notifications/_mute.html", room_id, coffee_id, muted=wanted)
 
 
@@ -146,13 +146,13 @@ def settings():
     columns = _channels()
     form = PrefsForm(columns)
     if request.method == "GET":
-        current = service.prefs(current_user.id)
+        current = notification_prefs.prefs(current_user.id)
         form.enabled.data = [f"{kind}.{ch}" for kind, on in current.items()
                              for ch in columns if on[ch]]
         form.email_mode.data = "digest" if current_user.email_digest else "immediate"
     elif form.validate():
         try:
-            service.save_prefs(current_user.id, form.chosen(), columns,
+            notification_prefs.save_prefs(current_user.id, form.chosen(), columns,
                                form.email_mode.data == "digest")
         except ServiceError as err:
             form.form_errors.append(err.message)
@@ -162,7 +162,7 @@ def settings():
     status = 422 if form.errors or form.form_errors else 200
     return htmx.render("notifications/settings.html", "notifications/_settings.html",
                        status=status, form=form, columns=columns, kinds=KIND_LABELS,
-                       labels=_column_labels(), mutes=service.mutes(current_user.id))
+                       labels=_column_labels(), mutes=follows.mutes(current_user.id))
 
 
 def _column_labels() -> dict:

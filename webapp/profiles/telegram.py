@@ -8,13 +8,12 @@ routes answer 404 and no page links to them.
 import functools
 import math
 
-import segno
 from flask import abort, current_app, flash, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from webapp import htmx
+from webapp import htmx, qr
 from webapp.models.base import utcnow
 from webapp.profiles import bp
 from webapp.services import telegram as service
@@ -102,11 +101,4 @@ def _render_current():
 
 
 def qr_svg(link: str) -> Markup:
-    """The QR code of ``link`` as inline SVG, dark on white (readable in dark themes
-    too), named for screen readers."""
-    label = _("QR code of the link to the Crema bot in Telegram")
-    svg = segno.make(link, error="m").svg_inline(
-        scale=5, border=4, dark="#000", light="#fff", title=label, svgclass="telegram-qr")
-    # segno escapes the title but takes no other attributes: name the image for
-    # assistive technology here (the label is escaped, the rest is segno's markup).
-    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1))
+    return qr.qr_svg(link, _("QR code of the link to the Crema bot in Telegram"))

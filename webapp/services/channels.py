@@ -4,15 +4,14 @@
 ``Channel``: ``deliver(notification_ids)`` is a job (webapp.jobs) that sends those
 notifications and must be idempotent (claim a delivery key, as webapp.mail.send_once
 does); ``label`` heads its column on /settings/notifications; ``available(user)`` says
-whether the user can use it at all (the column shows only then). The notify jobs
+whether the user can use it at all (the column shows only then), and ``reachable(ids)``
+the same of many users in one query, for the notify jobs (a channel nobody can be
+reached on is off for them, so that nobody gets a row for it alone). The notify jobs
 (webapp.services.notifications) enqueue one ``deliver`` per channel with the rows just
 written that have the channel on; a coalesced chat row only when it is new in its window.
 
-Email is the only channel besides the app for now. The Telegram issue adds its own,
-with nothing else to change: a module with a ``deliver`` job that sends each
-notification once (a delivery key such as ``telegram:notification:<id>``), then
-``CHANNELS["telegram"] = Channel(deliver, _l("Telegram"), available=<linked>)`` here and
-its defaults in DEFAULT_PREFS. There is deliberately no entry for it until it sends.
+Two channels besides the app: email (below) and Telegram (webapp.services.telegram_notify:
+each notification once, ``telegram:notification:<id>``, to users with an active link).
 
 Email goes only to confirmed addresses (``User.email_confirmed_at``), for the kinds with
 email on: one mail per notification (``notification:<id>``), or, for users who chose the
@@ -40,7 +39,7 @@ from webapp.jobs import RETRY_INTERVALS, connection, enqueue, job, queue_name
 from webapp.models import PREF_KINDS, Notification, Room, User
 from webapp.models.base import utcnow
 from webapp.services import ServiceError
-from webapp.services import notifications as notes
+from webapp.services import notification_prefs, telegram_notify
 from webapp.services.chat import room_title
 
 log = logging.getLogger(__name__)
@@ -55,6 +54,9 @@ class Channel:
     deliver: Callable[[list[int]], None]
     label: object
     available: Callable[[User], bool] = lambda user: True
+    # Which of a set of user ids can use the channel at all, in one query (None: all);
+    # a channel a user cannot use counts as off for them when the jobs pick recipients.
+    reachable: Callable[[set[int]], set[int]] | None = None
 
 
 # Email ------------------------------------------------------------------------
@@ -80,15 +82,15 @@ def send_email_notifications(notification_ids: list[int]) -> None:
         log.info("send_email_notifications: notifications %s are gone; not mailed", sorted(gone))
     users = {u.id: u for u in db.session.scalars(
         select(User).where(User.id.in_({n.user_id for n in found})))}
-    wanted = notes.channel_prefs(users, "email")
+    wanted = notification_prefs.channel_prefs(users, "email")
     outgoing = []  # rendered first: each send commits, which expires what was loaded
     for n in found:
         user = users[n.user_id]
         if user.email_confirmed_at is None or user.email_digest or \
-                not wanted[(user.id, notes.PREF_KIND[n.kind])]:
+                not wanted[(user.id, notification_prefs.PREF_KIND[n.kind])]:
             continue
         key = f"notification:{n.id}"
-        unsubscribe = unsubscribe_url(user.id, notes.PREF_KIND[n.kind])
+        unsubscribe = unsubscribe_url(user.id, notification_prefs.PREF_KIND[n.kind])
         body = mail.render("notification", user.locale, n=n, summary=summary, excerpt=excerpt,
                            unsubscribe_url=unsubscribe)
         outgoing.append((key, user.id, mail.message(user.email, body, key,
@@ -114,8 +116,9 @@ def send_digest(user_id: int, day: str) -> None:
         log.info("send_digest: user %s is gone, unconfirmed or not on the digest; "
                  "nothing sent", user_id)
         return
-    wanted = notes.prefs(user_id)
-    kinds = [kind for kind, kind_of in notes.PREF_KIND.items() if wanted[kind_of]["email"]]
+    wanted = notification_prefs.prefs(user_id)
+    kinds = [kind for kind, kind_of in notification_prefs.PREF_KIND.items()
+             if wanted[kind_of]["email"]]
     found = _load(select(Notification).where(
         Notification.user_id == user_id, Notification.kind.in_(kinds),
         Notification.read_at.is_(None), Notification.created_at >= start,
@@ -258,15 +261,18 @@ def read_unsubscribe_token(token: str) -> tuple[User, tuple[str, ...]]:
 
 def subscribed(user_id: int, kinds) -> bool:
     """Whether email is on for any of ``kinds``."""
-    current = notes.prefs(user_id)
+    current = notification_prefs.prefs(user_id)
     return any(current[kind]["email"] for kind in kinds)
 
 
 def unsubscribe(user_id: int, kinds) -> bool:
     """Turn email off for ``kinds``; False when it was off already."""
-    return notes.turn_off(user_id, kinds, "email")
+    return notification_prefs.turn_off(user_id, kinds, "email")
 
 
 CHANNELS: dict[str, Channel] = {
     "email": Channel(send_email_notifications, _l("Email")),
+    "telegram": Channel(telegram_notify.deliver, _l("Telegram"),
+                        available=telegram_notify.available,
+                        reachable=telegram_notify.reachable),
 }

@@ -10,57 +10,40 @@ runs twice (a retry, a worker killed mid-job) changes nothing the second time:
   counted in place ("3 new messages"), at most one per room per 5 minutes;
 - ``review:<review id>``: a new review of a coffee you added or follow.
 
-What each user hears is their choice per kind (``PREF_KINDS``: chat, mentions (and
-replies), reviews) and channel (in the app, and each of webapp.services.channels), with
-``DEFAULT_PREFS`` where they made none. Someone with every channel of a kind off gets
-no row; with only the app's off, a row with ``in_app`` False (kept for the other
-channels, hidden from the bell and the list). A mute of a room, or of a coffee (its
-reviews and its room), silences all but mentions and replies.
+What each user hears is their choice per kind and channel (in the app, and each of
+webapp.services.channels), defaults filled in: webapp.services.notification_prefs.
+Someone with every channel of a kind off gets no row; with only the app's off, a row
+with ``in_app`` False (kept for the other channels, hidden from the bell and the list).
+Follows and mutes are kept by webapp.services.follows: a mute of a room, or of a coffee
+(its reviews and its room), silences all but mentions and replies.
 
 A job's recipients are read with their choices and mutes in one query and written in
 one batched statement, however many they are; then each channel gets one job with the
 rows it should deliver (webapp.services.channels).
 """
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import (and_, case, exists, func, literal_column, or_, select, union,
-                        union_all, update)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, case, exists, func, or_, select, union, update
 from sqlalchemy.orm import selectinload
 
+from webapp import jobs
 from webapp.extensions import db
 from webapp.jobs import job
-from webapp.models import (PREF_KINDS, Coffee, Follow, Mention, Message, Mute, Notification,
-                           NotificationPref, Review, Room, User)
+from webapp.models import (Coffee, Follow, Mention, Message, Mute, Notification,
+                           NotificationPref, Review, Room)
 from webapp.models.base import utcnow
-from webapp.services import ServiceError
-from webapp.services.chat import room_title
+from webapp.services import constant_column, dialect_insert
+from webapp.services.channels import CHANNELS
+from webapp.services.notification_prefs import PREF_KIND, default_pref, pref_channels
 
 log = logging.getLogger(__name__)
 
 CHAT_WINDOW_SECONDS = 300
-# A user's choice where they made none: {kind: {channel: on}}; a channel missing here is
-# off until chosen (the Telegram issue adds its own defaults with its channel).
-DEFAULT_PREFS = {
-    "chat": {"in_app": True, "email": False},
-    "mentions": {"in_app": True, "email": True},
-    "reviews": {"in_app": True, "email": True},
-}
-# The preference that decides each kind of notification.
-PREF_KIND = {"mention": "mentions", "reply": "mentions", "chat": "chat", "review": "reviews"}
 # One notification per user and message: the first of these they have.
 ROLE_ORDER = ("mention", "reply", "chat", "review")
 ADDRESSED = ("mention", "reply")  # addressed to the user: no mute silences them
-
-
-def _insert(model=Notification):
-    """An INSERT that can say ON CONFLICT, in the database's own dialect."""
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
 
 
 def _add_once(rows: list[dict]) -> None:
@@ -68,14 +51,9 @@ def _add_once(rows: list[dict]) -> None:
     if rows:
         # One statement run for every row (executemany), not one VALUES list of them
         # all: a thousand rows' VALUES list takes longer to build than to run.
-        stmt = _insert().on_conflict_do_nothing(
+        stmt = dialect_insert(Notification).on_conflict_do_nothing(
             index_elements=[Notification.user_id, Notification.key])
         db.session.execute(stmt, rows)
-
-
-def _constant(value: str, label: str = "role"):
-    """A string constant as a column of a select (inlined: a union's columns need a type)."""
-    return literal_column(f"'{value}'").label(label)
 
 
 # Jobs ----------------------------------------------------------------------------
@@ -91,11 +69,12 @@ def notify_message(message_id: int) -> None:
     message, coffee_id = found
     author, room_id = message.user_id, message.room_id
     candidates = [
-        select(Mention.user_id, _constant("mention")).where(Mention.message_id == message_id),
-        select(Message.user_id, _constant("chat")).where(Message.room_id == room_id),
-        select(Follow.user_id, _constant("chat")).where(Follow.room_id == room_id)]
+        select(Mention.user_id, constant_column("mention", "role"))
+        .where(Mention.message_id == message_id),
+        select(Message.user_id, constant_column("chat", "role")).where(Message.room_id == room_id),
+        select(Follow.user_id, constant_column("chat", "role")).where(Follow.room_id == room_id)]
     if message.reply_to_id is not None:
-        candidates.append(select(Message.user_id, _constant("reply")).where(
+        candidates.append(select(Message.user_id, constant_column("reply", "role")).where(
             Message.id == message.reply_to_id, Message.deleted_at.is_(None)))
     audience = _audience(union(*candidates), author, room_id=room_id, coffee_id=coffee_id)
     common = {"actor_id": author, "room_id": room_id, "message_id": message_id,
@@ -120,7 +99,7 @@ def _count_chat_activity(message: Message, common: dict, in_app: dict[int, bool]
     key = f"chat:{message.room_id}:{window}"
     if not in_app:
         return key
-    stmt = _insert()
+    stmt = dialect_insert(Notification)
     stmt = stmt.on_conflict_do_update(
         index_elements=[Notification.user_id, Notification.key],
         set_={"count": Notification.count + 1, "last_message_id": stmt.excluded.last_message_id,
@@ -141,9 +120,10 @@ def notify_review(review_id: int) -> None:
     if review is None:
         log.info("notify_review: review %s is gone; nobody to tell", review_id)
         return
-    added_by = select(Coffee.added_by_id.label("user_id"), _constant("review")).where(
+    added_by = select(Coffee.added_by_id.label("user_id"), constant_column("review", "role")).where(
         Coffee.id == review.coffee_id, Coffee.added_by_id.is_not(None))
-    followers = select(Follow.user_id, _constant("review")).where(Follow.coffee_id == review.coffee_id)
+    followers = select(Follow.user_id, constant_column("review", "role")).where(
+        Follow.coffee_id == review.coffee_id)
     audience = _audience(union(added_by, followers), review.user_id, coffee_id=review.coffee_id)
     key = f"review:{review_id}"
     _add_once([{"user_id": uid, "kind": "review", "key": key, "in_app": "in_app" in on,
@@ -181,14 +161,25 @@ def _audience(candidates, actor_id: int, room_id: int | None = None,
             roles[user_id] = role
         if channel is not None:
             chosen[(user_id, role, channel)] = enabled
+    unreachable = _unreachable(set(roles))
     audience = {}
     for user_id, role in roles.items():
         kind = PREF_KIND[role]
         on = {ch for ch in pref_channels()
-              if chosen.get((user_id, role, ch), default_pref(kind, ch))}
+              if chosen.get((user_id, role, ch), default_pref(kind, ch))
+              and (ch, user_id) not in unreachable}
         if on:
             audience[user_id] = (role, on)
     return audience
+
+
+def _unreachable(user_ids: set[int]) -> set[tuple[str, int]]:
+    """(channel, user id) for each channel of webapp.services.channels that a user
+    cannot use (a query per channel that says so, none for the others)."""
+    if not user_ids:
+        return set()
+    return {(name, uid) for name, channel in CHANNELS.items() if channel.reachable
+            for uid in user_ids - channel.reachable(user_ids)}
 
 
 def _written(user_ids: set[int], which) -> list[tuple[int, int]]:
@@ -204,9 +195,6 @@ def _written(user_ids: set[int], which) -> list[tuple[int, int]]:
 def _announce(audience: dict[int, tuple[str, set[str]]], written: list[tuple[int, int]]) -> None:
     """After the commit: ring the bells of the in-app recipients, then give each channel
     its rows as one job (webapp.services.channels)."""
-    from webapp import jobs
-    from webapp.services.channels import CHANNELS
-
     ring({uid for uid, (_, on) in audience.items() if "in_app" in on})
     for name, channel in CHANNELS.items():
         ids = [nid for nid, uid in written if name in audience[uid][1]]
@@ -228,85 +216,12 @@ def ring(user_ids) -> None:
 # Event subscribers (after the commit) -----------------------------------------------
 
 def on_message_posted(app, message_id: int, **_) -> None:
-    from webapp import jobs
-
     jobs.enqueue(notify_message, message_id)
 
 
 def on_review_saved(app, review_id: int, created: bool = False, **_) -> None:
-    from webapp import jobs
-
     if created:
         jobs.enqueue(notify_review, review_id)
-
-
-# Preferences -----------------------------------------------------------------------
-
-def pref_channels() -> tuple[str, ...]:
-    """The channels a choice can name: the app's own, then each registered one."""
-    from webapp.services.channels import CHANNELS
-
-    return ("in_app", *CHANNELS)
-
-
-def default_pref(kind: str, channel: str) -> bool:
-    return DEFAULT_PREFS[kind].get(channel, False)
-
-
-def prefs(user_id: int) -> dict[str, dict[str, bool]]:
-    """The user's choices, defaults filled in: ``{kind: {channel: on}}``."""
-    chosen = {(kind, channel): enabled for kind, channel, enabled in db.session.execute(
-        select(NotificationPref.kind, NotificationPref.channel, NotificationPref.enabled)
-        .where(NotificationPref.user_id == user_id))}
-    return {kind: {ch: chosen.get((kind, ch), default_pref(kind, ch)) for ch in pref_channels()}
-            for kind in PREF_KINDS}
-
-
-def channel_prefs(user_ids, channel: str) -> dict[tuple[int, str], bool]:
-    """``{(user id, kind): on}`` for one channel, defaults filled in, in one query."""
-    user_ids = sorted(set(user_ids))
-    chosen = {(uid, kind): enabled for uid, kind, enabled in db.session.execute(
-        select(NotificationPref.user_id, NotificationPref.kind, NotificationPref.enabled)
-        .where(NotificationPref.user_id.in_(user_ids), NotificationPref.channel == channel))}
-    return {(uid, kind): chosen.get((uid, kind), default_pref(kind, channel))
-            for uid in user_ids for kind in PREF_KINDS}
-
-
-def save_prefs(user_id: int, enabled: set[tuple[str, str]], channels, email_digest: bool) -> None:
-    """Store the user's choice on each of ``channels`` for every kind (on: the pairs in
-    ``enabled``), and whether email comes as a daily digest.
-
-    :raise ServiceError: a kind or channel that does not exist.
-    """
-    channels = list(channels)
-    if any(ch not in pref_channels() for ch in channels) or any(
-            kind not in PREF_KINDS or ch not in channels for kind, ch in enabled):
-        raise ServiceError(_l("There is no such notification setting."))
-    rows = [{"user_id": user_id, "kind": kind, "channel": ch, "enabled": (kind, ch) in enabled}
-            for kind in PREF_KINDS for ch in channels]
-    if rows:
-        stmt = _insert(NotificationPref).values(rows)
-        db.session.execute(stmt.on_conflict_do_update(
-            index_elements=[NotificationPref.user_id, NotificationPref.kind,
-                            NotificationPref.channel],
-            set_={"enabled": stmt.excluded.enabled}))
-    db.session.execute(update(User).where(User.id == user_id).values(email_digest=email_digest))
-    db.session.commit()
-
-
-def turn_off(user_id: int, kinds, channel: str) -> bool:
-    """Turn ``channel`` off for ``kinds``; False when it was off for all of them already."""
-    current = prefs(user_id)
-    if not any(current[kind].get(channel) for kind in kinds):
-        return False
-    stmt = _insert(NotificationPref).values([
-        {"user_id": user_id, "kind": kind, "channel": channel, "enabled": False}
-        for kind in kinds])
-    db.session.execute(stmt.on_conflict_do_update(
-        index_elements=[NotificationPref.user_id, NotificationPref.kind, NotificationPref.channel],
-        set_={"enabled": False}))
-    db.session.commit()
-    return True
 
 
 # Reading and marking -------------------------------------------------------------
@@ -354,95 +269,3 @@ def mark_read(user_id: int, notification_id: int | None = None) -> int:
     if changed:
         ring({user_id})  # the user's other pages
     return changed
-
-
-# Follows and mutes -----------------------------------------------------------------
-
-def _target(model, room_id: int | None, coffee_id: int | None):
-    return model.room_id == room_id if room_id is not None else model.coffee_id == coffee_id
-
-
-def _keep(model, user_id: int, room_id: int | None, coffee_id: int | None) -> None:
-    """Add the user's follow or mute of a room or a coffee (again: nothing changes)."""
-    target = [model.user_id, model.room_id if room_id is not None else model.coffee_id]
-    db.session.execute(_insert(model).values(
-        user_id=user_id, room_id=room_id, coffee_id=coffee_id, created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=target))
-    db.session.commit()
-
-
-def _drop(model, user_id: int, room_id: int | None, coffee_id: int | None) -> None:
-    db.session.execute(model.__table__.delete().where(
-        model.user_id == user_id, _target(model, room_id, coffee_id)))
-    db.session.commit()
-
-
-def follow(user_id: int, room_id: int | None = None, coffee_id: int | None = None) -> None:
-    """Follow a room or a coffee (again: nothing changes)."""
-    _keep(Follow, user_id, room_id, coffee_id)
-
-
-def unfollow(user_id: int, room_id: int | None = None, coffee_id: int | None = None) -> None:
-    _drop(Follow, user_id, room_id, coffee_id)
-
-
-def following(user_id: int, room_id: int | None = None,
-              coffee_id: int | None = None) -> tuple[bool, bool]:
-    """(follows the room, follows the coffee), in one query."""
-    seen = watching(user_id, room_id, coffee_id)
-    return seen.following_room, seen.following_coffee
-
-
-@dataclass(frozen=True)
-class Watching:
-    following_room: bool = False
-    following_coffee: bool = False
-    muted_room: bool = False
-    muted_coffee: bool = False
-
-
-def watching(user_id: int, room_id: int | None = None,
-             coffee_id: int | None = None) -> Watching:
-    """Whether the user follows and muted the room and the coffee, in one query."""
-    def about(model, what: str):
-        targets = [column == value for column, value in ((model.room_id, room_id),
-                                                         (model.coffee_id, coffee_id))
-                   if value is not None]
-        return select(_constant(what, "what"), model.room_id, model.coffee_id).where(model.user_id == user_id, or_(*targets))
-
-    if room_id is None and coffee_id is None:
-        return Watching()
-    found = {(what, "room" if room is not None else "coffee") for what, room, _ in
-             db.session.execute(union_all(about(Follow, "follow"), about(Mute, "mute")))}
-    return Watching(("follow", "room") in found, ("follow", "coffee") in found,
-                    ("mute", "room") in found, ("mute", "coffee") in found)
-
-
-def mute(user_id: int, room_id: int | None = None, coffee_id: int | None = None) -> None:
-    """Hear nothing more of a room, or of a coffee and its room, but what is addressed
-    to the user; their follows stay (unmuting brings it all back)."""
-    _keep(Mute, user_id, room_id, coffee_id)
-
-
-def unmute(user_id: int, room_id: int | None = None, coffee_id: int | None = None) -> None:
-    _drop(Mute, user_id, room_id, coffee_id)
-
-
-@dataclass(frozen=True)
-class MuteView:
-    """A mute as the settings page lists it: a room (``room_id``) or a coffee."""
-
-    room_id: int | None
-    coffee_id: int | None
-    title: str
-
-
-def mutes(user_id: int) -> list[MuteView]:
-    """The user's mutes, newest first, each with what it silences, in one query."""
-    rows = db.session.execute(
-        select(Mute, Room, Coffee).outerjoin(Room, Room.id == Mute.room_id)
-        .outerjoin(Coffee, Coffee.id == func.coalesce(Mute.coffee_id, Room.coffee_id))
-        .where(Mute.user_id == user_id).order_by(Mute.created_at.desc(), Mute.id.desc()))
-    return [MuteView(mute.room_id, mute.coffee_id,
-                     room_title(room) if room is not None else coffee.name)
-            for mute, room, coffee in rows]

@@ -56,9 +56,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_token(purpose: str, user_id: int | None = None) -> str:
-    """A fresh one-time token for ``purpose`` (``link``: for ``user_id``); returned once,
-    stored hashed. Earlier unused tokens of the same user and purpose stop working."""
+def new_token(purpose: str, user_id: int | None = None, user_agent: str | None = None,
+              ip: str | None = None) -> str:
+    """A fresh one-time token for ``purpose`` (``link``: for ``user_id``; ``login``: asked
+    by the browser ``user_agent`` from ``ip``); returned once, stored hashed. Earlier
+    unused tokens of the same user and purpose stop working."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = utcnow()
     if user_id is not None:
@@ -67,6 +69,7 @@ def new_token(purpose: str, user_id: int | None = None) -> str:
             TelegramToken.used_at.is_(None)))
     db.session.add(TelegramToken(
         token_hash=hash_token(token), purpose=purpose, user_id=user_id, created_at=now,
+        user_agent=(user_agent or "")[:300] or None, ip=(ip or "")[:45] or None,
         expires_at=now + timedelta(seconds=current_app.config["TELEGRAM_TOKEN_TTL"])))
     db.session.commit()
     return token
