@@ -4,6 +4,7 @@ The demo site is seeded once for the module (the ``demo_site`` fixture); these t
 only look at it.
 """
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -89,6 +90,39 @@ def test_notification_settings_screenshot(page, demo):
     expect(page.get_by_role("heading", level=1)).to_have_text("Notification settings")
     expect(page.get_by_role("checkbox")).not_to_have_count(0)
     width, _height = screenshot(page, "notification-settings.png")
+    assert width == 1280
+
+
+@pytest.fixture
+def with_bot(site, monkeypatch):
+    """The demo site with a Telegram bot configured (no call reaches Telegram)."""
+    monkeypatch.setitem(site.app.config, "TELEGRAM_BOT_TOKEN", "123456:demo")
+    monkeypatch.setitem(site.app.config, "TELEGRAM_BOT_USERNAME", "crema_demo_bot")
+
+
+def test_telegram_connect_screenshot(page, demo, with_bot):
+    page.goto("/")
+    log_in(page, "lena_brews", DEMO_PASSWORD)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.goto("/settings/telegram")
+    page.get_by_role("button", name="Connect Telegram").click()
+    expect(page.get_by_role("img", name="QR code of the link to the Crema bot in Telegram")
+           ).to_be_visible()
+    expect(page.get_by_role("button", name="Open the Crema bot in Telegram")).to_have_attribute(
+        "href", re.compile(r"^https://t\.me/crema_demo_bot\?start="))
+    width, _height = screenshot(page, "telegram-connect.png")
+    assert width == 1280
+
+
+def test_broadcast_screenshot(page, demo, with_bot):
+    page.goto("/")
+    log_in(page, "admin", DEMO_PASSWORD)
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.goto("/admin/broadcast")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    page.get_by_role("textbox").first.fill(
+        "New in the catalog this week: three washed Ethiopians. Tell us what you taste!")
+    width, _height = screenshot(page, "broadcast.png")
     assert width == 1280
 
 
