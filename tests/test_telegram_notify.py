@@ -162,6 +162,27 @@ class TestAMention:
         assert "SendFailed" in worker.output()
 
 
+    def test_a_429_queues_the_rest_for_after_retry_after_without_holding_the_worker(
+            self, rq_app, worker, telegram_api, general):
+        ana = person("ana")
+        person("bob", chat_id=6001)
+        person("cyd", chat_id=6002)
+        telegram_api.fail("sendMessage", 429, retry_after=2)  # bob's first try
+        chat.post_message(general.id, ana, "@bob @cyd cupping at five")
+        telegram_api.wait_for_reply(6002, timeout=60)
+        settled(rq_app, worker)
+        calls = telegram_api.calls_of("sendMessage")
+        assert [(c.params["chat_id"], c.status) for c in calls] == [
+            ("6001", 429), ("6001", 200), ("6002", 200)]
+        assert calls[1].at - calls[0].at >= 2.0  # not before Telegram's retry_after
+        # The first job ended at the 429 (no sleeping worker); a second one, for after
+        # retry_after, sent both.
+        runs = re.findall(r"Successfully completed webapp\.services\.telegram_notify\.deliver"
+                          r"\((\[\d+, \d+\])\) job", worker.output())
+        assert len(runs) == 2 and runs[0] == runs[1], worker.output()
+        assert sorted(r.chat_id for r in rows(TelegramMessage)) == [6001, 6002]
+
+
 class TestChatActivity:
     def test_a_room_followed_with_telegram_on_gets_the_count_and_the_latest_message(
             self, rq_app, worker, telegram_api, general):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from webapp.extensions import db, limiter
 from webapp.models import TelegramLink
 from webapp.services import telegram_send
-from webapp.services.telegram_send import Blocked, SendFailed
+from webapp.services.telegram_send import Blocked, SendFailed, Throttled
 
 CHAT = 7001
 
@@ -47,6 +47,17 @@ def test_a_429_pauses_every_sender_then_the_message_goes(tg):
     assert (first.status, second.status) == (429, 200)
     assert second.at - first.at >= 1.0  # retry_after was honoured
     assert tg.sent()[0]["text"] == "after the pause"
+
+
+def test_without_waiting_a_429_raises_throttled_and_pauses_the_others(tg):
+    tg.fail("sendMessage", 429, retry_after=3)
+    with pytest.raises(Throttled) as throttled:
+        telegram_send.send(CHAT, "later", wait=False)
+    assert throttled.value.retry_after == 3
+    assert telegram_send.paused_for() > 2  # every sender of the site now waits
+    with pytest.raises(Throttled):  # nor is a call made during the pause
+        telegram_send.send(CHAT + 1, "later too", wait=False)
+    assert [c.status for c in tg.calls_of("sendMessage")] == [429]
 
 
 def test_429_over_and_over_gives_up_after_the_attempts(tg, monkeypatch):

@@ -3,6 +3,7 @@ without Redis; on RQ with Redis, by a SimpleWorker and by a real worker process.
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,22 @@ def test_with_redis_a_job_goes_on_the_queue_with_retries(redis_app):
 
     SimpleWorker([queued.origin], connection=jobs.connection(redis_app)).work(burst=True)
     assert bio(user_id) == "Queued"
+
+
+def test_a_job_for_later_is_scheduled_past_the_seconds_asked_with_retries(redis_app):
+    user_id = make_ana(redis_app)
+    before = datetime.now(timezone.utc)
+    later = jobs.enqueue_in(2.5, test_jobs.set_bio, user_id, "Later")
+    assert later.retries_left == len(jobs.RETRY_INTERVALS)
+    registry = Queue(later.origin, connection=jobs.connection(redis_app)).scheduled_job_registry
+    assert registry.get_job_ids() == [later.id]
+    assert registry.get_scheduled_time(later) >= before + timedelta(seconds=3)
+    assert bio(user_id) == ""
+
+
+def test_a_job_for_later_needs_redis(app):
+    with pytest.raises(RuntimeError, match="needs Redis"):
+        jobs.enqueue_in(1, test_jobs.set_bio, 1, "never")
 
 
 def test_a_real_worker_process_runs_the_job_in_a_forked_work_horse(redis_app, database_url):

@@ -10,6 +10,8 @@ failure, or after its worker died in the middle (PITFALLS: RQ 2.x). A job functi
 decorated with ``job``, which gives it an app context wherever it runs.
 """
 import logging
+import math
+from datetime import timedelta
 from functools import wraps
 
 from flask import current_app, has_app_context
@@ -65,6 +67,23 @@ def connection(app) -> Redis | None:
     if "rq_redis" not in app.extensions:
         app.extensions["rq_redis"] = Redis.from_url(url)
     return app.extensions["rq_redis"]
+
+
+def enqueue_in(seconds: float, func, *args, queue: str = DEFAULT_QUEUE):
+    """Run ``func(*args)`` as an RQ job once ``seconds`` have passed (the worker's
+    scheduler queues it then), with the same retries as ``enqueue``.
+
+    :raise RuntimeError: without Redis (nothing could run it later).
+    """
+    app = current_app._get_current_object()
+    redis = connection(app)
+    if redis is None:
+        raise RuntimeError("a job for later needs Redis (REDIS_URL)")
+    # RQ schedules to the whole second (rounded down): one more keeps it from running
+    # before ``seconds`` have passed.
+    return Queue(queue_name(app, queue), connection=redis).enqueue_in(
+        timedelta(seconds=math.ceil(seconds) + 1), func, *args,
+        retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS))
 
 
 def enqueue(func, *args, queue: str = DEFAULT_QUEUE, job_id: str | None = None,

@@ -11,7 +11,9 @@ the count for chat activity; buttons "Open" (the message on the site) and, for a
 Sending goes through the outbox (webapp.services.telegram_send): a user who blocked the
 bot (403) has their link marked inactive and the others still get theirs; any other
 failure fails the job after the rest were tried, and RQ tries it again (what went out
-already is not sent twice).
+already is not sent twice). When Telegram asks to wait (429), the job does not hold its
+worker: it queues the notifications not sent yet as a new job for after ``retry_after``
+(without Redis, where nothing runs later, it waits).
 """
 import logging
 
@@ -23,10 +25,11 @@ from sqlalchemy.orm import selectinload
 from telebot import types
 
 from webapp.extensions import db
+from webapp import jobs
 from webapp.jobs import job
 from webapp.models import Delivery, Notification, Room, TelegramLink, TelegramMessage, User
 from webapp.services import notification_prefs, telegram
-from webapp.services.telegram_send import Blocked, SendFailed, send
+from webapp.services.telegram_send import Blocked, SendFailed, Throttled, send
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +83,26 @@ def deliver(notification_ids: list[int]) -> None:
                  "chat_message_id": n.message_id if n.room_id is not None else None}
         outgoing.append((n.id, link.chat_id, text, markup, about))
     failed = []
-    for notification_id, chat_id, text, markup, about in outgoing:
+    later = jobs.connection(current_app) is not None  # a 429 queues the rest for later
+    for n, (notification_id, chat_id, text, markup, about) in enumerate(outgoing):
         try:
-            send_once(notification_id, chat_id, text, markup, about)
+            send_once(notification_id, chat_id, text, markup, about, wait=not later)
         except Blocked:
             log.info("telegram deliver: chat %s blocked the bot; link made inactive", chat_id)
+        except Throttled as err:
+            rest = [row[0] for row in outgoing[n:]]
+            log.info("telegram deliver: Telegram asks to wait %.1f s; %d notification(s) "
+                     "queued for then", err.retry_after, len(rest))
+            jobs.enqueue_in(err.retry_after, deliver, rest)
+            break
         except SendFailed as err:
             failed.append(str(err))
     if failed:
         raise SendFailed(f"{len(failed)} of {len(outgoing)} not sent: {'; '.join(failed)}")
 
 
-def send_once(notification_id: int, chat_id: int, text: str, markup, about: dict) -> bool:
+def send_once(notification_id: int, chat_id: int, text: str, markup, about: dict,
+              wait: bool = True) -> bool:
     """Send one notification unless it went out already; True when sent now. Commits
     (the claim, the sent message's record; on 403 the claim and the inactive link).
 
@@ -108,7 +119,7 @@ def send_once(notification_id: int, chat_id: int, text: str, markup, about: dict
         log.info("telegram notification %s was sent before; not again", notification_id)
         return False
     try:
-        sent = send(chat_id, text, reply_markup=markup)
+        sent = send(chat_id, text, reply_markup=markup, wait=wait)
     except Blocked:
         db.session.commit()
         raise

@@ -9,7 +9,10 @@ answers to commands keep the rest) and ``telegram-chat`` per chat (1 a second).
 ``send(chat_id, text, ...)`` waits for its turn, sends, and returns the sent message:
 
 - a 429 pauses every sender of the site for ``retry_after`` (a Redis key, else this
-  process), then the message is tried again, up to ``ATTEMPTS`` times;
+  process), then the message is tried again, up to ``ATTEMPTS`` times; with
+  ``wait=False`` it raises ``Throttled`` instead, for a job that queues itself again
+  for later rather than hold its worker (the notification jobs; a broadcast is one
+  long job and waits);
 - a 403 (the user blocked the bot, or left Telegram) marks the chat's link inactive in
   the caller's transaction, and raises ``Blocked``; writing to the bot again makes the
   link active (``reactivate``);
@@ -45,6 +48,15 @@ class SendFailed(Exception):
     """Telegram did not take the message (network, 5xx, 400, or 429 too many times)."""
 
 
+class Throttled(SendFailed):
+    """Telegram asked every sender to wait (429, here or in another process) and the
+    caller would rather not: try again in ``retry_after`` seconds."""
+
+    def __init__(self, chat_id: int, retry_after: float) -> None:
+        super().__init__(f"chat {chat_id}: Telegram asks to wait {retry_after:.1f} s")
+        self.chat_id, self.retry_after = chat_id, retry_after
+
+
 class Blocked(SendFailed):
     """403: the user blocked the bot; their link is now inactive."""
 
@@ -66,8 +78,13 @@ def sender(app=None) -> TeleBot:
 
 
 def send(chat_id: int, text: str, reply_markup=None, reply_to: int | None = None,
-         quiet: bool = False, claim: Callable[[], bool] | None = None) -> types.Message | None:
+         quiet: bool = False, claim: Callable[[], bool] | None = None,
+         wait: bool = True) -> types.Message | None:
     """Send ``text`` to ``chat_id`` in turn; the message Telegram made.
+
+    ``wait=False`` is for jobs that can be queued again rather than hold their worker
+    through a 429's ``retry_after``: during a pause, or on a 429, ``Throttled`` is raised
+    instead of waiting (the turns of the rate limits, under a second, are still waited).
 
     ``claim``, when given, is called once, after the first turn is taken and right before
     the first call to Telegram (a broadcast commits its recipient as ``sending`` there, so
@@ -83,6 +100,8 @@ def send(chat_id: int, text: str, reply_markup=None, reply_to: int | None = None
     bot = sender()
     reply = types.ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
     for attempt in range(1, ATTEMPTS + 1):
+        if not wait and (left := paused_for()) > 0:
+            raise Throttled(chat_id, left)
         take_turn(chat_id)
         if claim is not None:
             if not claim():
@@ -94,10 +113,12 @@ def send(chat_id: int, text: str, reply_markup=None, reply_to: int | None = None
                                     link_preview_options=types.LinkPreviewOptions(is_disabled=True))
         except ApiTelegramException as err:
             if err.error_code == 429:
-                wait = _retry_after(err)
+                seconds = _retry_after(err)
                 log.warning("Telegram: 429 for chat %s, pausing %s s (try %s of %s)",
-                            chat_id, wait, attempt, ATTEMPTS)
-                pause(wait)
+                            chat_id, seconds, attempt, ATTEMPTS)
+                pause(seconds)
+                if not wait:
+                    raise Throttled(chat_id, seconds) from err
                 continue
             if err.error_code == 403:
                 mark_blocked(chat_id)
