@@ -11,6 +11,7 @@ import signal
 import uuid
 
 import pytest
+import requests
 from rq import Worker
 from rq.job import Job
 from hypothesis import given
@@ -510,3 +511,40 @@ def test_two_workers_share_one_broadcast_without_duplicates(
     finished_at = db.session.scalar(select(Broadcast.finished_at))
     assert one.get_status() == "finished"
     assert max(one.started_at, again.started_at).timestamp() < finished_at.timestamp()
+
+
+# A double click on a running server ------------------------------------------------------
+
+def test_parallel_confirmations_make_one_broadcast(app, telegram_api, make_user, gunicorn_env,
+                                                   start_gunicorn):
+    """The same confirmed form posted six times at once (two worker processes, one
+    cookie): one broadcast with its recipients; the other posts get 422."""
+    from tests.fixtures.chat_servers import csrf_token, login
+    from tests.test_concurrency import in_parallel
+    from tests.test_telegram_login import _free_port
+
+    make_user("root", role="admin")
+    linked_users(3)
+    env = {**gunicorn_env, "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_BOT_USERNAME": "crema_test_bot",
+           "TELEGRAM_API_URL": telegram_api.url, "WEB_CONCURRENCY": "2"}
+    server = start_gunicorn(_free_port(), env)
+    http = login(server.url, "root")
+    page = http.get(f"{server.url}/admin/broadcast", timeout=30)
+    form = {"text": "One of these only", "audience": "all", "action": "send",
+            "csrf_token": csrf_token(page.text)}
+    asked = http.post(f"{server.url}/admin/broadcast", data=form, timeout=30)
+    assert "This message goes to 3 people on Telegram." in asked.text
+    confirmed = {**form, "confirm": re.search(r'name="confirm" value="([^"]+)"', asked.text)[1]}
+    cookies = http.cookies.get_dict()
+    http.close()
+
+    def press():
+        return requests.post(f"{server.url}/admin/broadcast", data=confirmed, cookies=cookies,
+                             allow_redirects=False, timeout=60)
+
+    answers = in_parallel([press] * 6)
+    assert sorted(r.status_code for r in answers) == [303] + [422] * 5
+    # Each carried the confirmation in its own copy of the cookie: the database decided.
+    assert all("This broadcast was sent already (by another click)" in r.text
+               for r in answers if r.status_code == 422)
+    assert saved() == (1, 3)

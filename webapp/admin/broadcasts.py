@@ -47,7 +47,7 @@ def broadcast():
                                           "again."))
                 return _form_page(form, status=422)
             if confirmed:
-                return _send(form)
+                return _send(form, once=form.confirm.data)
         if action == "send":  # first step, or the message or audience changed since
             count = _check(form)
             if count is None:
@@ -89,9 +89,9 @@ def _check(form) -> int | None:
     return None if form.errors or form.form_errors else count
 
 
-def _send(form):
+def _send(form, once: str):
     made = service.create(current_user.id, form.text.data or "", form.audience.data,
-                          form.coffee.data)
+                          form.coffee.data, once=once)
     flash(ngettext("The broadcast is on its way to %(num)d person.",
                    "The broadcast is on its way to %(num)d people.", made.total), "success")
     return htmx.see_other(url_for("admin.broadcast_progress", broadcast_id=made.id))

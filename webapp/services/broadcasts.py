@@ -15,6 +15,7 @@ killed worker left in ``sending`` is not sent again: the final report counts it 
 *unconfirmed* (the message may or may not have reached Telegram). On PostgreSQL the
 next row is taken ``FOR UPDATE SKIP LOCKED``, so that two workers share one broadcast.
 """
+import hashlib
 import logging
 from dataclasses import dataclass
 
@@ -22,11 +23,13 @@ from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from webapp import jobs
 from webapp.extensions import db
-from webapp.models import AUDIENCES, Broadcast, BroadcastRecipient, Coffee, Follow, TelegramLink
+from webapp.models import (AUDIENCES, Broadcast, BroadcastRecipient, Coffee, Delivery, Follow,
+                           TelegramLink)
 from webapp.models.base import utcnow
 from webapp.services import NotFound, ServiceError, contains_pattern
 from webapp.services import telegram, telegram_send
@@ -131,9 +134,17 @@ def audience_size(audience: str, coffee_id: int | None) -> int:
     return count
 
 
-def create(author_id: int, text: str, audience: str, coffee_id: int | None = None) -> Broadcast:
-    """Write the broadcast and its recipients, commit, and enqueue its delivery.
+class AlreadySent(ServiceError):
+    """The confirmation ``once`` was used by another request (a double click)."""
 
+
+def create(author_id: int, text: str, audience: str, coffee_id: int | None = None,
+           once: str | None = None) -> Broadcast:
+    """Write the broadcast and its recipients, commit, and enqueue its delivery.
+    ``once``: the admin's one-time confirmation; it is claimed (``deliveries``, unique)
+    in the same transaction, so that parallel requests carrying it make one broadcast.
+
+    :raise AlreadySent: ``once`` was claimed already (nothing is saved).
     :raise ServiceError: a bad message or audience, no bot, or nobody to send to
         (nothing is saved).
     """
@@ -143,7 +154,15 @@ def create(author_id: int, text: str, audience: str, coffee_id: int | None = Non
         raise ServiceError(_l("The site has no Telegram bot (TELEGRAM_BOT_TOKEN)."))
     broadcast = Broadcast(author_id=author_id, text=text, audience=audience, coffee_id=coffee_id)
     db.session.add(broadcast)
-    db.session.flush()
+    if once is not None:
+        db.session.add(Delivery(channel="broadcast", user_id=author_id,
+                                key="confirm:" + hashlib.sha256(once.encode()).hexdigest()))
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadySent(_l("This broadcast was sent already (by another click): nothing "
+                             "more was sent.")) from None
     who = _audience(audience, coffee_id).add_columns(literal(broadcast.id), literal("pending"))
     db.session.execute(insert(BroadcastRecipient).from_select(
         ["user_id", "chat_id", "broadcast_id", "status"], who))
