@@ -50,6 +50,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--followers", type=int, default=1000, help="part 2: the big room")
     parser.add_argument("--rounds", type=int, default=15, help="part 2: jobs timed per case")
     parser.add_argument("--jobs", type=int, default=600, help="part 3: messages told")
+    parser.add_argument("--telegram", type=int, default=50,
+                        help="part 1b: messages timed to Telegram")
     harness.add_service_arguments(parser)
     return parser.parse_args()
 
@@ -112,7 +114,7 @@ def written() -> tuple[int, int]:
 def forget_notifications() -> None:
     from webapp.extensions import db
 
-    db.session.execute(text("TRUNCATE notifications, deliveries"))
+    db.session.execute(text("TRUNCATE notifications, deliveries, telegram_messages"))
     db.session.commit()
 
 
@@ -206,6 +208,52 @@ def run_latency(app, url: str, messages: int) -> dict:
           f"ms, max {_ms(max(crema))} ms; bare job p50 {_ms(_pct(baseline, 50))} ms, p95 "
           f"{_ms(_pct(baseline, 95))} ms", flush=True)
     return found
+
+
+# 1b. To Telegram -------------------------------------------------------------------
+
+def run_telegram_latency(app, url: str, messages: int) -> list[float]:
+    """From a posted message to the fake Bot API receiving the mentioned user's
+    notification: the notify job, then the Telegram channel's job, through the outbox.
+    Each message mentions another linked user (Telegram takes one message a second per
+    chat, which would otherwise be what is measured)."""
+    from tests.fixtures.telegram import FakeBotAPI, serving
+    from webapp.extensions import db
+    from webapp.models import TelegramLink
+    from webapp.services import chat
+
+    names = [f"bench_tg{n}" for n in range(messages + 5)]
+    ids = make_users(["bench_tg_poster", *names])
+    room = make_room("bench-telegram")
+    chats = {name: 7_000_000 + n for n, name in enumerate(names)}
+    db.session.add_all(TelegramLink(user_id=ids[name], telegram_id=chats[name],
+                                    chat_id=chats[name], first_name="B") for name in names)
+    db.session.commit()
+    with serving(FakeBotAPI()) as api:
+        settings = {"TELEGRAM_BOT_TOKEN": "123456:bench",
+                    "TELEGRAM_BOT_USERNAME": "crema_bench_bot", "TELEGRAM_API_URL": api.url}
+        os.environ.update(settings)  # for the worker
+        app.config.update(settings)
+        try:
+            timings = []
+            with one_worker(app, url):
+                for n, name in enumerate(names):
+                    to = str(chats[name])
+                    start = time.monotonic()  # the fake server stamps its calls so
+                    chat.post_message(room, ids["bench_tg_poster"],
+                                      f"@{name} a cup? {uuid.uuid4()}")
+                    call = api.wait_for("sendMessage", timeout=BELL_TIMEOUT, where=lambda c, to=to:
+                                        c.status == 200 and str(c.params.get("chat_id")) == to)[0]
+                    if n >= 5:  # after the warm-up: the first fork, the first queries
+                        timings.append(call.at - start)
+                    time.sleep(0.1)
+        finally:
+            for name in settings:
+                os.environ.pop(name, None)
+                app.config[name] = None
+    print(f"[telegram] post to Telegram: p50 {_ms(_pct(timings, 50))} ms, p95 "
+          f"{_ms(_pct(timings, 95))} ms, max {_ms(max(timings))} ms", flush=True)
+    return timings
 
 
 # 2. Fan-out ------------------------------------------------------------------------
@@ -435,6 +483,21 @@ def report(latency: dict, fanout: list[dict], throughput: dict, args) -> str:
         f"Target: p95 under {LATENCY_TARGET:.0f} s: "
         + ("met." if p95 < LATENCY_TARGET else "**not met**."),
         "",
+        "### From a posted message to Telegram",
+        "",
+        f"The same worker set-up, {len(latency['telegram'])} messages after 5 to warm up, "
+        "each mentioning another user linked to Telegram (Telegram takes one message a second "
+        "in one chat); timed from the post until the fake Bot API (tests/fixtures/telegram.py, "
+        "on 127.0.0.1) receives the notification: `notify_message`, then the Telegram "
+        "channel's `deliver` job, through the outbox and its shared rate limits.",
+        "",
+        "| | p50 ms | p95 ms | max ms |",
+        "| --- | ---: | ---: | ---: |",
+        f"| message to Telegram | {_ms(_pct(latency['telegram'], 50))} | "
+        f"{_ms(_pct(latency['telegram'], 95))} | {_ms(max(latency['telegram']))} |",
+        f"| ratio to message to bell | {_pct(latency['telegram'], 50) / _pct(crema, 50):.2f} | "
+        f"{_pct(latency['telegram'], 95) / p95:.2f} | |",
+        "",
         "### One job's fan-out",
         "",
         f"`notify_message` in process, for a room with 10 and with {args.followers:,} "
@@ -504,6 +567,7 @@ def main() -> int:
         try:
             with app.app_context():
                 latency = run_latency(app, url, args.messages)
+                latency["telegram"] = run_telegram_latency(app, url, args.telegram)
                 throughput = run_throughput(app, url, build_workload(args.jobs))
                 fanout = run_fanout(app, args.followers, args.rounds)
         finally:
