@@ -489,7 +489,9 @@ def report(latency: dict, fanout: list[dict], throughput: dict, args) -> str:
         "each mentioning another user linked to Telegram (Telegram takes one message a second "
         "in one chat); timed from the post until the fake Bot API (tests/fixtures/telegram.py, "
         "on 127.0.0.1) receives the notification: `notify_message`, then the Telegram "
-        "channel's `deliver` job, through the outbox and its shared rate limits.",
+        "channel's `deliver` job, through the outbox and its shared rate limits. The one "
+        "worker runs three jobs per message one after another, each in a forked work horse: "
+        "`notify_message`, the e-mail channel's (queued first) and Telegram's.",
         "",
         "| | p50 ms | p95 ms | max ms |",
         "| --- | ---: | ---: | ---: |",
