@@ -366,21 +366,15 @@ class TestDigestRound:
         assert (at, args) == (next_six, ((next_six - timedelta(days=1)).date().isoformat(),))
 
     def test_a_real_worker_schedules_the_next_round_when_it_starts(self, redis_app,
-                                                                    database_url):
-        import time
+                                                                    database_url, monkeypatch):
+        from tests.fixtures.jobs import WorkerProcess, wait_for
 
-        env = {**os.environ, "DATABASE_URL": database_url, "DIGEST_HOUR": "6",
-               "REDIS_URL": redis_app.config["REDIS_URL"],
-               "REDIS_PREFIX": redis_app.config["REDIS_PREFIX"]}
-        worker = subprocess.Popen([sys.executable, "-m", "worker"], cwd=ROOT, env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        monkeypatch.setenv("DIGEST_HOUR", "6")
+        worker = WorkerProcess(redis_app, database_url)
         try:
-            deadline = time.monotonic() + 30
-            while not self.scheduled(redis_app) and time.monotonic() < deadline:
-                time.sleep(0.1)
+            wait_for(lambda: self.scheduled(redis_app), 30, "no digest round scheduled", worker)
         finally:
-            worker.terminate()
-            worker.wait(30)
+            worker.stop()  # SIGTERM, then SIGKILL if it is still starting up 20 s later
         [(_, at, args)] = self.scheduled(redis_app)
         assert at > utcnow() and (at.hour, at.minute) == (6, 0)
         assert args == ((at - timedelta(days=1)).date().isoformat(),)
